@@ -1,0 +1,104 @@
+"""Input checks that name the problem and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+_CHUNK = 10_000
+
+
+def data_matrix(adata: AnnData, layer: str | None):
+    """``adata.X`` or ``adata.layers[layer]``, with a clear error for an unknown layer."""
+    if layer is None:
+        if adata.X is None:
+            raise ValueError("adata.X is empty: pass `layer=` naming the layer with the data.")
+        return adata.X
+    if layer not in adata.layers:
+        raise KeyError(
+            f"Layer {layer!r} is not in adata.layers (it has: {list(adata.layers)}). "
+            "Pass one of these, or layer=None for adata.X."
+        )
+    return adata.layers[layer]
+
+
+def _row_chunks(matrix) -> Iterator[np.ndarray]:
+    """Stored values of ``matrix`` a block of rows at a time (works on backed matrices)."""
+    for start in range(0, matrix.shape[0], _CHUNK):
+        block = matrix[start : start + _CHUNK]
+        yield block.data if sparse.issparse(block) else np.asarray(block)
+
+
+def check_finite(matrix, where: str) -> None:
+    """Raise if the matrix holds NaN or infinite values."""
+    for values in _row_chunks(matrix):
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"{where} contains NaN or infinite values. Remove or impute them first, e.g. "
+                "drop the affected cells or genes."
+            )
+
+
+def check_counts(matrix, where: str) -> None:
+    """Raise if the matrix is not raw counts (negative or non-integer values)."""
+    for values in _row_chunks(matrix):
+        if (values < 0).any():
+            raise ValueError(
+                f"{where} has negative values, but a count likelihood needs raw counts. Register "
+                "the raw-count layer (setup_anndata(..., layer='counts')) or use "
+                "likelihood='mse' for log-normalised data."
+            )
+        if not np.array_equal(values, np.round(values)):
+            raise ValueError(
+                f"{where} has non-integer values (log-normalised data?), but a count likelihood "
+                "needs raw counts. Register the raw-count layer (setup_anndata(..., "
+                "layer='counts')) or use likelihood='mse' for log-normalised data."
+            )
+
+
+def looks_like_counts(matrix) -> bool:
+    """Whether the first rows are all non-negative integers with some large values."""
+    values = next(_row_chunks(matrix), np.zeros(0))
+    return values.size > 0 and values.max() > 30 and np.array_equal(values, np.round(values))
+
+
+def check_obs_key(adata: AnnData, key: str, what: str) -> None:
+    """Raise if ``key`` is not a column of ``adata.obs``."""
+    if key not in adata.obs:
+        raise KeyError(
+            f"{what} key {key!r} is not a column of adata.obs (columns: {list(adata.obs.columns)})."
+        )
+    if adata.obs[key].isna().any():
+        raise ValueError(
+            f"adata.obs[{key!r}] has missing values; give every cell a {what.lower()} or drop "
+            "those cells."
+        )
+
+
+def check_conditions(adata: AnnData, condition_key: str) -> None:
+    """Raise unless there are two or more conditions, each with cells."""
+    column = adata.obs[condition_key]
+    counts = column.value_counts()
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        empty = counts.index[counts == 0].tolist()
+        if empty:
+            raise ValueError(
+                f"Condition(s) {empty} of adata.obs[{condition_key!r}] have no cells (a category "
+                "left over from filtering). Drop them with adata.obs[key] = "
+                "adata.obs[key].cat.remove_unused_categories()."
+            )
+    if (counts > 0).sum() < 2:
+        raise ValueError(
+            f"adata.obs[{condition_key!r}] has a single condition ({counts.index[0]!r}); trVAE "
+            "learns from two or more conditions (e.g. control and stimulated)."
+        )
+
+
+def check_not_empty(adata: AnnData) -> None:
+    """Raise on an AnnData without cells or genes."""
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise ValueError(f"The AnnData is empty ({adata.n_obs} cells x {adata.n_vars} genes).")

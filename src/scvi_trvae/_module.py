@@ -1,0 +1,224 @@
+"""The trVAE network: a conditional VAE with an MMD penalty on the first decoder layer."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Literal
+
+import torch
+from scvi import REGISTRY_KEYS
+from scvi.distributions import NegativeBinomial, Normal, ZeroInflatedNegativeBinomial
+from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
+from scvi.nn import Encoder, FCLayers
+from torch import nn
+from torch.distributions import kl_divergence
+
+from ._compat import MODULE_KEYS
+from ._mmd import mmd_all_pairs
+
+Likelihood = Literal["mse", "nb", "zinb"]
+COUNT_LIKELIHOODS = ("nb", "zinb")
+
+# The paper's activation: LeakyReLU with slope 0.2 (FCLayers calls activation_fn()).
+_leaky_relu = partial(nn.LeakyReLU, 0.2)
+
+
+class TRVAEModule(BaseModuleClass):
+    """Conditional VAE with an MMD penalty on its first decoder layer (Lotfollahi et al. 2019).
+
+    The first decoder layer ``y = g1(z, s)`` is pulled together across conditions.
+    The loss of a minibatch is
+
+    ``mean over cells of [reconstruction + kl_weight * KL(q(z | x, s) || N(0, I))]
+    + mmd_weight * sum over condition pairs of MMD^2(y_i, y_j)``
+
+    with the multi-scale Gaussian kernel summed over 19 scales and the biased estimator (see
+    :mod:`scvi_trvae._mmd`), over every pair of conditions present in the minibatch.
+
+    The condition enters the first layer of the encoder and the first layer of the decoder
+    (scvi's :class:`~scvi.nn.FCLayers` with one categorical covariate, so that
+    :meth:`~scvi.model.base.ArchesMixin.load_query_data` can add conditions). ``y`` is taken
+    after batch norm and activation and before dropout, as in the original implementation.
+
+    Parameters
+    ----------
+    n_input
+        Number of genes.
+    n_batch
+        Number of conditions.
+    n_hidden
+        Width of the hidden layers, the MMD layer included.
+    n_latent
+        Dimension of ``z``.
+    n_layers
+        Hidden layers in the encoder, and in the decoder (the MMD layer is its first).
+    dropout_rate
+        Dropout after each hidden layer (after ``y`` in the decoder).
+    likelihood
+        ``"mse"``: squared error summed over genes (a Gaussian of fixed variance 1/2), for
+        log-normalised data. ``"nb"`` / ``"zinb"``: (zero-inflated) negative binomial on raw
+        counts, gene-wise dispersion, observed library size; the encoder then sees
+        ``log1p(counts)``.
+    kl_weight
+        Weight of the KL term (``alpha`` in the paper). The training plan's warm-up factor
+        multiplies it.
+    mmd_weight
+        Weight of the MMD term (``beta`` in the paper; same scale as scArches' ``beta``).
+    mmd_on
+        ``"y"``: MMD on the first decoder layer (trVAE). ``"z"``: on the latent sample (the
+        paper's ablation).
+
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_batch: int,
+        n_hidden: int = 128,
+        n_latent: int = 20,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        likelihood: Likelihood = "mse",
+        kl_weight: float = 1.0,
+        mmd_weight: float = 1.0,
+        mmd_on: Literal["y", "z"] = "y",
+    ):
+        super().__init__()
+        self.n_batch = n_batch
+        self.likelihood = likelihood
+        self.kl_weight = kl_weight
+        self.mmd_weight = mmd_weight
+        self.mmd_on = mmd_on
+        layer_kwargs = {"activation_fn": _leaky_relu, "inject_covariates": False}
+
+        self.encoder = Encoder(
+            n_input,
+            n_latent,
+            n_cat_list=[n_batch],
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+            return_dist=True,
+            **layer_kwargs,
+        )
+        self.mmd_decoder = FCLayers(
+            n_latent, n_hidden, n_cat_list=[n_batch], n_layers=1, dropout_rate=0, **layer_kwargs
+        )
+        decoder_layers = [nn.Dropout(dropout_rate)]
+        if n_layers > 1:
+            decoder_layers.append(
+                FCLayers(
+                    n_hidden,
+                    n_hidden,
+                    n_layers=n_layers - 1,
+                    n_hidden=n_hidden,
+                    dropout_rate=dropout_rate,
+                    **layer_kwargs,
+                )
+            )
+        self.decoder = nn.Sequential(*decoder_layers)
+        self.px_mean = nn.Linear(n_hidden, n_input)
+        if likelihood in COUNT_LIKELIHOODS:
+            self.px_r = nn.Parameter(torch.randn(n_input))
+        if likelihood == "zinb":
+            self.px_dropout = nn.Linear(n_hidden, n_input)
+
+    def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
+        return {
+            MODULE_KEYS.X_KEY: tensors[REGISTRY_KEYS.X_KEY],
+            MODULE_KEYS.BATCH_INDEX_KEY: tensors[REGISTRY_KEYS.BATCH_KEY],
+        }
+
+    def _get_generative_input(
+        self, tensors: dict[str, torch.Tensor], inference_outputs: dict, **kwargs
+    ) -> dict:
+        return {
+            MODULE_KEYS.Z_KEY: inference_outputs[MODULE_KEYS.Z_KEY],
+            MODULE_KEYS.LIBRARY_KEY: inference_outputs[MODULE_KEYS.LIBRARY_KEY],
+            MODULE_KEYS.BATCH_INDEX_KEY: tensors[REGISTRY_KEYS.BATCH_KEY],
+        }
+
+    @auto_move_data
+    def inference(self, x: torch.Tensor, batch_index: torch.Tensor, n_samples: int = 1) -> dict:
+        """Encode ``x`` with its condition: the posterior ``qz`` and a sample ``z`` of it."""
+        is_counts = self.likelihood in COUNT_LIKELIHOODS
+        library = torch.log(x.sum(1, keepdim=True)) if is_counts else None
+        qz, z = self.encoder(torch.log1p(x) if is_counts else x, batch_index)
+        if n_samples > 1:
+            z = qz.sample((n_samples,))
+            if library is not None:
+                library = library.expand(n_samples, *library.shape)
+        return {MODULE_KEYS.Z_KEY: z, MODULE_KEYS.QZ_KEY: qz, MODULE_KEYS.LIBRARY_KEY: library}
+
+    @auto_move_data
+    def generative(
+        self,
+        z: torch.Tensor,
+        batch_index: torch.Tensor,
+        library: torch.Tensor | None = None,
+        transform_batch: int | None = None,
+    ) -> dict:
+        """Decode ``z`` with a condition: the MMD-layer activations ``y`` and ``px``.
+
+        ``transform_batch``, a condition code, replaces every cell's own condition: this is how
+        a prediction decodes control cells as stimulated.
+        """
+        if transform_batch is not None:
+            batch_index = torch.full_like(batch_index, int(transform_batch))
+        y = self.mmd_decoder(z, batch_index)
+        hidden = self.decoder(y)
+        return {"px": self._px(hidden, library), "y": y}
+
+    def _px(self, hidden: torch.Tensor, library: torch.Tensor | None):
+        if self.likelihood == "mse":
+            # ReLU output as in the paper: log-normalised expression is non-negative.
+            mean = torch.relu(self.px_mean(hidden))
+            return Normal(mean, torch.full_like(mean, 0.5**0.5), normal_mu=mean)
+        scale = torch.softmax(self.px_mean(hidden), dim=-1)
+        rate = torch.exp(library) * scale
+        theta = torch.exp(self.px_r)
+        if self.likelihood == "nb":
+            return NegativeBinomial(mu=rate, theta=theta, scale=scale)
+        return ZeroInflatedNegativeBinomial(
+            mu=rate, theta=theta, zi_logits=self.px_dropout(hidden), scale=scale
+        )
+
+    def loss(
+        self,
+        tensors: dict[str, torch.Tensor],
+        inference_outputs: dict,
+        generative_outputs: dict,
+        kl_weight: float = 1.0,
+    ) -> LossOutput:
+        """Reconstruction + KL + MMD.
+
+        Parameters
+        ----------
+        tensors
+            The minibatch.
+        inference_outputs
+            Output of :meth:`inference`.
+        generative_outputs
+            Output of :meth:`generative`.
+        kl_weight
+            Warm-up factor in ``[0, 1]`` set by scvi's training plan; it multiplies the
+            module's own ``kl_weight``.
+
+        """
+        x = tensors[REGISTRY_KEYS.X_KEY]
+        px = generative_outputs["px"]
+        if self.likelihood == "mse":
+            reconstruction = (x - px.loc).square().sum(-1)
+        else:
+            reconstruction = -px.log_prob(x).sum(-1)
+        qz = inference_outputs[MODULE_KEYS.QZ_KEY]
+        kl = kl_divergence(qz, torch.distributions.Normal(0.0, 1.0)).sum(-1)
+        if self.mmd_on == "y":
+            representation = generative_outputs["y"]
+        else:
+            representation = inference_outputs[MODULE_KEYS.Z_KEY]
+        mmd = mmd_all_pairs(representation, tensors[REGISTRY_KEYS.BATCH_KEY], self.n_batch)
+        loss = (reconstruction + kl_weight * self.kl_weight * kl).mean() + self.mmd_weight * mmd
+        return LossOutput(
+            loss=loss, reconstruction_loss=reconstruction, kl_local=kl, extra_metrics={"mmd": mmd}
+        )

@@ -1,0 +1,118 @@
+"""Bad input gets a clear error naming the problem and the fix."""
+
+import numpy as np
+import pytest
+from helpers import TRAIN_FAST
+
+from scvi_trvae import TRVAE
+
+
+def setup(adata, **kwargs):
+    TRVAE.setup_anndata(adata, **{"condition_key": "condition", **kwargs})
+
+
+def test_missing_condition_key(adata):
+    with pytest.raises(KeyError, match="Condition key 'treatment' is not a column of adata.obs"):
+        setup(adata, condition_key="treatment")
+
+
+def test_missing_cell_type_key(adata):
+    with pytest.raises(KeyError, match="Cell type key 'celltype'"):
+        setup(adata, cell_type_key="celltype")
+
+
+def test_single_condition(adata):
+    control = adata[adata.obs.condition == "control"].copy()
+    control.obs["condition"] = control.obs["condition"].cat.remove_unused_categories()
+    with pytest.raises(ValueError, match="single condition"):
+        setup(control)
+
+
+def test_condition_without_cells(adata):
+    adata.obs["condition"] = adata.obs["condition"].cat.add_categories(["drug"])
+    with pytest.raises(ValueError, match=r"\['drug'\].*have no cells.*remove_unused_categories"):
+        setup(adata)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_values(adata, bad):
+    adata.X = adata.X.toarray()
+    adata.X[3, 4] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        setup(adata)
+
+
+def test_missing_layer(adata):
+    with pytest.raises(KeyError, match="Layer 'raw' is not in adata.layers"):
+        setup(adata, layer="raw")
+
+
+def test_empty_anndata(adata):
+    with pytest.raises(ValueError, match="empty"):
+        setup(adata[:0].copy())
+
+
+def test_count_likelihood_on_log_data(adata):
+    setup(adata)
+    with pytest.raises(ValueError, match="non-integer values.*layer='counts'"):
+        TRVAE(adata, likelihood="nb")
+
+
+def test_count_likelihood_on_negative_data(adata):
+    adata.layers["centred"] = adata.layers["counts"].toarray() - 1
+    setup(adata, layer="centred")
+    with pytest.raises(ValueError, match="negative values"):
+        TRVAE(adata, likelihood="zinb")
+
+
+def test_mse_on_counts_warns(adata):
+    setup(adata, layer="counts")
+    with pytest.warns(UserWarning, match="looks like raw counts"):
+        TRVAE(adata)
+
+
+@pytest.mark.parametrize("weights", [{"kl_weight": -1.0}, {"mmd_weight": -0.1}])
+def test_negative_weights(adata, weights):
+    setup(adata)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        TRVAE(adata, **weights)
+
+
+@pytest.fixture
+def trained(adata):
+    setup(adata, cell_type_key="cell_type")
+    model = TRVAE(adata, n_hidden=8, n_latent=2)
+    model.train(batch_size=64, **TRAIN_FAST)
+    return model
+
+
+def test_unknown_target_condition(trained):
+    with pytest.raises(ValueError, match="Unknown target condition 'IFN'.*knows"):
+        trained.predict(target_condition="IFN")
+
+
+def test_unknown_source_condition(trained, adata):
+    other = adata[:10].copy()
+    other.obs["condition"] = "drug"
+    with pytest.raises(
+        ValueError, match=r"Unknown source condition\(s\) \['drug'\].*load_query_data"
+    ):
+        trained.predict(other, target_condition="stimulated")
+
+
+def test_missing_genes(trained, adata):
+    with pytest.raises(ValueError, match="10 of the model's 50 genes are missing"):
+        trained.predict(adata[:, 10:].copy(), target_condition="stimulated")
+
+
+def test_empty_selection(trained, adata):
+    with pytest.raises(ValueError, match="empty"):
+        trained.predict(adata[:0], target_condition="stimulated")
+    with pytest.raises(ValueError, match="selects no cells"):
+        trained.predict(indices=[], target_condition="stimulated")
+
+
+def test_untrained_model(adata):
+    setup(adata)
+    with pytest.raises(RuntimeError, match="train"):
+        TRVAE(adata).predict(target_condition="stimulated")

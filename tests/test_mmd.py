@@ -1,0 +1,63 @@
+import itertools
+
+import pytest
+import torch
+
+from scvi_trvae._mmd import KERNEL_SCALES, mmd_all_pairs, multiscale_gaussian_kernel
+
+
+def mmd_pair(a, b):
+    """Biased squared MMD of two samples, written out directly."""
+    k = multiscale_gaussian_kernel
+    return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
+
+
+def test_kernel_convention():
+    a, b = torch.zeros(1, 3), torch.ones(1, 3)  # squared distance 3
+    expected = sum(torch.exp(torch.tensor(-3.0 / (2 * s))) for s in KERNEL_SCALES)
+    assert torch.allclose(multiscale_gaussian_kernel(a, b)[0, 0], expected)
+    assert multiscale_gaussian_kernel(a, a)[0, 0] == pytest.approx(len(KERNEL_SCALES))
+
+
+def test_zero_for_identical_samples():
+    x = torch.randn(30, 8)
+    rep = torch.cat([x, x])
+    condition = torch.cat([torch.zeros(30), torch.ones(30)]).long()
+    assert mmd_all_pairs(rep, condition, 2).abs() < 1e-4
+
+
+def test_grows_with_shift():
+    torch.manual_seed(0)
+    a, b = torch.randn(64, 8), torch.randn(64, 8)
+    condition = torch.cat([torch.zeros(64), torch.ones(64)]).long()
+    values = [mmd_all_pairs(torch.cat([a, b + shift]), condition, 2) for shift in (0.0, 0.5, 2.0)]
+    assert values[0] < values[1] < values[2]
+
+
+def test_all_pairs_equals_pairwise_loop():
+    torch.manual_seed(0)
+    n_conditions = 4
+    condition = torch.randint(0, n_conditions, (90,))
+    rep = torch.randn(90, 5) + condition[:, None] * 0.7
+    loop = sum(
+        mmd_pair(rep[condition == i], rep[condition == j])
+        for i, j in itertools.combinations(range(n_conditions), 2)
+    )
+    assert torch.allclose(mmd_all_pairs(rep, condition, n_conditions), loop, rtol=1e-4)
+
+
+def test_absent_condition_is_skipped():
+    torch.manual_seed(0)
+    condition = torch.tensor([0] * 20 + [2] * 20)  # condition 1 is absent
+    rep = torch.randn(40, 5) + condition[:, None]
+    expected = mmd_pair(rep[:20], rep[20:])
+    assert torch.allclose(mmd_all_pairs(rep, condition, 3), expected, rtol=1e-4)
+    assert mmd_all_pairs(rep[:20], condition[:20], 3) == 0  # a single condition
+
+
+def test_gradient_flows():
+    rep = torch.randn(40, 5, requires_grad=True)
+    condition = torch.tensor([0, 1] * 20)
+    mmd_all_pairs(rep, condition, 2).backward()
+    assert torch.isfinite(rep.grad).all()
+    assert rep.grad.abs().sum() > 0

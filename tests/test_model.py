@@ -1,0 +1,137 @@
+import numpy as np
+import pytest
+import scvi
+import torch
+from helpers import TRAIN_FAST
+
+from scvi_trvae import TRVAE
+
+
+@pytest.fixture
+def model(adata):
+    TRVAE.setup_anndata(adata, condition_key="condition", cell_type_key="cell_type")
+    model = TRVAE(adata, n_hidden=16, n_latent=4)
+    model.train(batch_size=64, **TRAIN_FAST)
+    return model
+
+
+def test_train_logs_mmd(model):
+    for key in ("mmd_train", "mmd_validation", "reconstruction_loss_train", "validation_loss"):
+        assert key in model.history
+    assert len(model.history["mmd_train"]) == 3
+    assert np.isfinite(model.history["mmd_train"].to_numpy(dtype=float)).all()
+
+
+def test_is_an_scvi_model(model):
+    assert isinstance(model, scvi.model.base.BaseModelClass)
+    assert isinstance(model, scvi.model.base.ArchesMixin)
+    assert model.module.encoder.encoder.n_cat_list == [2]
+
+
+def test_predict(model, adata):
+    control = adata[(adata.obs.cell_type == "type0") & (adata.obs.condition == "control")]
+    pred = model.predict(control, target_condition="stimulated")
+    assert pred.shape == control.shape
+    assert pred.var_names.equals(adata.var_names)
+    assert pred.obs_names.equals(control.obs_names)
+    assert (pred.obs["condition"] == "stimulated").all()
+    assert (pred.obs["cell_type"] == "type0").all()
+    assert not any(c.startswith("_scvi") for c in pred.obs.columns)
+    assert np.isfinite(pred.X).all() and (pred.X >= 0).all()
+    # The target condition changes the output; decoding with the own condition does not.
+    same = model.predict(control, target_condition="control")
+    assert not np.allclose(pred.X, same.X)
+
+
+def test_predict_options(model, adata):
+    pred = model.predict(indices=[0, 1, 2], target_condition="stimulated")
+    assert pred.n_obs == 3
+    sampled = model.predict(
+        indices=[0, 1, 2], target_condition="stimulated", use_posterior_mean=False
+    )
+    assert not np.allclose(pred.X, sampled.X)
+    residual = model.predict(indices=[0, 1, 2], target_condition="stimulated", add_residual=True)
+    assert (residual.X >= 0).all() and not np.allclose(pred.X, residual.X)
+    # Decoding a cell with its own condition plus its residual gives the cell back.
+    control = adata[adata.obs.condition == "control"][:5]
+    back = model.predict(control, target_condition="control", add_residual=True)
+    np.testing.assert_allclose(back.X, control.X.toarray(), atol=1e-5)
+
+
+def test_predict_reorders_genes(model, adata):
+    control = adata[adata.obs.condition == "control"][:20].copy()
+    expected = model.predict(control, target_condition="stimulated")
+    shuffled = control[:, np.random.default_rng(0).permutation(adata.n_vars)].copy()
+    pred = model.predict(shuffled, target_condition="stimulated")
+    assert pred.var_names.equals(adata.var_names)
+    np.testing.assert_allclose(pred.X, expected.X, atol=1e-6)
+
+
+def test_representations(model, adata):
+    assert model.get_latent_representation().shape == (adata.n_obs, 4)
+    y = model.get_mmd_layer_representation()
+    assert y.shape == (adata.n_obs, 16)
+    y_stim = model.get_mmd_layer_representation(condition="stimulated")
+    assert not np.allclose(y, y_stim)
+    # RNASeqMixin works on the decoded means.
+    assert model.get_normalized_expression(n_samples=1).shape == adata.shape
+
+
+def test_train_size_one_and_no_early_stopping(adata):
+    TRVAE.setup_anndata(adata, condition_key="condition")
+    model = TRVAE(adata, n_hidden=16, n_latent=4)
+    model.train(train_size=1.0, batch_size=64, **TRAIN_FAST)
+    assert "mmd_validation" not in model.history
+    assert len(model.validation_indices) == 0
+
+
+def test_validation_split_is_stratified(model, adata):
+    val = adata.obs["condition"].iloc[model.validation_indices]
+    assert val.value_counts().tolist() == [12, 12]  # 10% of each condition's 120 cells
+
+
+def test_early_stopping_restores_best_weights(adata):
+    TRVAE.setup_anndata(adata, condition_key="condition")
+    model = TRVAE(adata, n_hidden=16, n_latent=4)
+    # A learning rate high enough that the validation loss bounces: the best epoch is not the last.
+    model.train(
+        max_epochs=12,
+        batch_size=64,
+        early_stopping_patience=3,
+        plan_kwargs={"lr": 0.03},
+        enable_progress_bar=False,
+    )
+    history = model.history["validation_loss"]["validation_loss"].to_numpy(dtype=float)
+    best = history.argmin()
+    assert best < len(history) - 1, "the test needs a run whose last epoch is not its best"
+    # Recompute the validation loss with the restored weights: it matches the best epoch's.
+    model.module.eval()
+    dl = model._make_data_loader(model.adata, indices=model.validation_indices, batch_size=10_000)
+    with torch.no_grad():
+        batch = next(iter(dl))
+        _, _, loss = model.module(batch)
+    assert loss.loss.item() == pytest.approx(history[best], rel=0.05)
+    assert loss.loss.item() < history[-1]
+
+
+def test_save_load_round_trip(model, adata, tmp_path):
+    control = adata[adata.obs.condition == "control"]
+    expected = model.predict(control, target_condition="stimulated").X
+    model.save(tmp_path / "with", save_anndata=True)
+    model.save(tmp_path / "without")
+    for loaded in (TRVAE.load(tmp_path / "with"), TRVAE.load(tmp_path / "without", adata=adata)):
+        np.testing.assert_array_equal(
+            loaded.predict(control, target_condition="stimulated").X, expected
+        )
+        assert loaded.module.mmd_weight == model.module.mmd_weight
+
+
+@pytest.mark.parametrize("likelihood", ["nb", "zinb"])
+def test_count_likelihoods_train(likelihood):
+    from scvi_trvae.data import synthetic_perturbation
+
+    adata = synthetic_perturbation(n_cells=30, n_genes=40, n_cell_types=2)
+    TRVAE.setup_anndata(adata, condition_key="condition", layer="counts")
+    model = TRVAE(adata, likelihood=likelihood, n_hidden=16, n_latent=4)
+    model.train(batch_size=64, **TRAIN_FAST)
+    assert np.isfinite(model.history["reconstruction_loss_train"].to_numpy(dtype=float)).all()
