@@ -25,3 +25,11 @@ def kang_path():
     if not path.exists():
         pytest.skip(f"{path} not found: real-data tests need ../shared/data beside the checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def donors_path():
+    path = SHARED_DATA / "kang2018_pbmc_donors_counts.h5ad"
+    if not path.exists():
+        pytest.skip(f"{path} not found: real-data tests need ../shared/data beside the checkout")
+    return path

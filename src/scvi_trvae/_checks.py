@@ -66,22 +66,22 @@ def looks_like_counts(matrix) -> bool:
     return values.size > 0 and values.max() > 30 and np.array_equal(values, np.round(values))
 
 
-def check_obs_key(adata: AnnData, key: str, what: str) -> None:
-    """Raise if ``key`` is not a column of ``adata.obs``."""
-    if key not in adata.obs:
+def check_obs_key(obs: pd.DataFrame, key: str, what: str) -> None:
+    """Raise if ``key`` is not a column of ``obs`` or has missing values."""
+    if key not in obs:
         raise KeyError(
-            f"{what} key {key!r} is not a column of adata.obs (columns: {list(adata.obs.columns)})."
+            f"{what} key {key!r} is not a column of adata.obs (columns: {list(obs.columns)})."
         )
-    if adata.obs[key].isna().any():
+    if obs[key].isna().any():
         raise ValueError(
             f"adata.obs[{key!r}] has missing values; give every cell a {what.lower()} or drop "
             "those cells."
         )
 
 
-def check_conditions(adata: AnnData, condition_key: str) -> None:
+def check_conditions(obs: pd.DataFrame, condition_key: str) -> None:
     """Raise unless there are two or more conditions, each with cells."""
-    column = adata.obs[condition_key]
+    column = obs[condition_key]
     counts = column.value_counts()
     if isinstance(column.dtype, pd.CategoricalDtype):
         empty = counts.index[counts == 0].tolist()

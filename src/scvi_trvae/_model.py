@@ -11,9 +11,15 @@ import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
+from mudata import MuData
 from scvi import REGISTRY_KEYS, settings
 from scvi.data import AnnDataManager
-from scvi.data.fields import CategoricalObsField, LayerField
+from scvi.data.fields import (
+    CategoricalObsField,
+    LayerField,
+    MuDataCategoricalObsField,
+    MuDataLayerField,
+)
 from scvi.model.base import (
     ArchesMixin,
     BaseModelClass,
@@ -24,7 +30,7 @@ from scvi.model.base import (
 
 from . import _checks
 from ._callbacks import RestoreBestWeights
-from ._compat import MODULE_KEYS, merge_kwargs
+from ._compat import MODULE_KEYS, get_anndata_attribute, merge_kwargs
 from ._dataloaders import ConditionBalancedDataSplitter
 from ._module import COUNT_LIKELIHOODS, Likelihood, TRVAEModule
 from ._training_plan import TRVAETrainingPlan
@@ -165,13 +171,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
 
         """
         setup_method_args = cls._get_setup_method_args(**locals())
-        _checks.check_not_empty(adata)
-        _checks.check_obs_key(adata, condition_key, "Condition")
-        if cell_type_key is not None:
-            _checks.check_obs_key(adata, cell_type_key, "Cell type")
-        _checks.check_conditions(adata, condition_key)
-        _checks.check_finite(_checks.data_matrix(adata, layer), f"adata layer {layer or 'X'}")
-
+        _check_setup(adata, adata.obs, adata.obs, condition_key, cell_type_key, layer, kwargs)
         anndata_fields = [
             LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
             CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, condition_key),
@@ -179,6 +179,78 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         ]
         adata_manager = AnnDataManager(fields=anndata_fields, setup_method_args=setup_method_args)
         adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    @classmethod
+    def setup_mudata(
+        cls,
+        mdata: MuData,
+        condition_key: str,
+        cell_type_key: str | None = None,
+        layer: str | None = None,
+        modalities: dict[str, str] | None = None,
+        **kwargs,
+    ):
+        """Register a MuData for TRVAE, as :meth:`setup_anndata` does for an AnnData.
+
+        Parameters
+        ----------
+        mdata
+            MuData with an RNA modality.
+        condition_key
+            Column with the condition of each cell, in ``mdata.obs`` or in the ``obs`` of the
+            modality that ``modalities["condition_key"]`` names.
+        cell_type_key
+            Column with the cell type, likewise (``modalities["cell_type_key"]``).
+        layer
+            Layer of the RNA modality with the data, ``None`` for its ``X``.
+        modalities
+            Which modality holds what: ``{"layer": "rna"}`` at least, e.g.
+            ``{"layer": "rna", "condition_key": "rna", "cell_type_key": "rna"}``.
+        **kwargs
+            Passed to :meth:`~scvi.data.AnnDataManager.register_fields`.
+
+        Examples
+        --------
+        >>> TRVAE.setup_mudata(mdata, condition_key="condition", modalities={"layer": "rna"})
+
+        """
+        setup_method_args = cls._get_setup_method_args(**locals())
+        if not modalities or "layer" not in modalities:
+            raise ValueError(
+                "Pass modalities={'layer': NAME} naming the modality with the expression data, "
+                f"one of {list(mdata.mod)}."
+            )
+        modalities = cls._create_modalities_attr_dict(modalities, setup_method_args)
+        for role, mod in modalities.items():
+            if mod is not None and mod not in mdata.mod:
+                raise KeyError(f"modalities[{role!r}] = {mod!r} is not one of {list(mdata.mod)}.")
+
+        def obs(mod):
+            return mdata.obs if mod is None else mdata.mod[mod].obs
+
+        rna = mdata.mod[modalities.layer]
+        condition_obs, cell_type_obs = obs(modalities.condition_key), obs(modalities.cell_type_key)
+        _check_setup(
+            rna, condition_obs, cell_type_obs, condition_key, cell_type_key, layer, kwargs
+        )
+        mudata_fields = [
+            MuDataLayerField(
+                REGISTRY_KEYS.X_KEY,
+                layer,
+                mod_key=modalities.layer,
+                is_count_data=False,
+                mod_required=True,
+            ),
+            MuDataCategoricalObsField(
+                REGISTRY_KEYS.BATCH_KEY, condition_key, mod_key=modalities.condition_key
+            ),
+            MuDataCategoricalObsField(
+                REGISTRY_KEYS.LABELS_KEY, cell_type_key, mod_key=modalities.cell_type_key
+            ),
+        ]
+        adata_manager = AnnDataManager(fields=mudata_fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(mdata, **kwargs)
         cls.register_manager(adata_manager)
 
     def train(
@@ -212,8 +284,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             Epochs without improvement before stopping.
         plan_kwargs
             Passed to :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``,
-            ``n_epochs_kl_warmup``...). The KL warm-up is off by default: the KL weight is small
-            and the paper trains without one.
+            ``n_epochs_kl_warmup``...). The KL warm-up and weight decay are off by default, as
+            in the paper's Adam; without weight decay, the weights that query mapping freezes
+            stay exactly as they were.
         **kwargs
             Passed to :meth:`~scvi.model.base.UnsupervisedTrainingMixin.train` and on to
             :class:`~scvi.train.Trainer` (``train_size``, ``accelerator``, ``devices``,
@@ -223,6 +296,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         plan_kwargs = merge_kwargs(None, plan_kwargs, name="plan")
         plan_kwargs.setdefault("n_epochs_kl_warmup", None)
         plan_kwargs.setdefault("n_steps_kl_warmup", None)
+        plan_kwargs.setdefault("weight_decay", 0.0)
 
         has_validation = (kwargs.get("train_size") or 0.9) < 1.0 or kwargs.get("validation_size")
         if early_stopping and not has_validation:
@@ -242,7 +316,44 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             **kwargs,
         )
 
+    @classmethod
+    def load_query_data(cls, adata=None, reference_model=None, **kwargs):
+        """Map a query with new conditions onto a trained reference (scArches surgery).
+
+        :meth:`scvi.model.base.ArchesMixin.load_query_data` with one default changed:
+        ``freeze_batchnorm_decoder=True``, so that training the query changes only the weights
+        of the new conditions (their columns in the first encoder and decoder layers) and every
+        reference weight and statistic stays as it was. Train the returned model on the query
+        (``model.train(max_epochs=...)``), then predict from or to its new conditions.
+
+        Parameters
+        ----------
+        adata
+            Query AnnData with the reference's genes and condition column; its new conditions
+            are added to the model.
+        reference_model
+            A trained TRVAE or the directory it was saved to.
+        **kwargs
+            Passed to :meth:`~scvi.model.base.ArchesMixin.load_query_data`.
+
+        Returns
+        -------
+        The query model.
+
+        """
+        kwargs.setdefault("freeze_batchnorm_decoder", True)
+        return super().load_query_data(adata, reference_model, **kwargs)
+
     # ----------------------------------------------------------------------------- prediction
+
+    def _expression_adata(self, adata: AnnData | MuData) -> AnnData:
+        """The AnnData that holds the registered expression (a MuData's RNA modality)."""
+        mod_key = self.adata_manager.data_registry[REGISTRY_KEYS.X_KEY].get("mod_key")
+        return adata.mod[mod_key] if isinstance(adata, MuData) else adata
+
+    def _conditions_of(self, adata: AnnData | MuData) -> np.ndarray:
+        mod_key = self.adata_manager.data_registry[REGISTRY_KEYS.BATCH_KEY].get("mod_key")
+        return get_anndata_attribute(adata, "obs", self.condition_key, mod_key=mod_key).ravel()
 
     @property
     def condition_key(self) -> str:
@@ -263,27 +374,35 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             )
         return self.conditions.index(condition)
 
-    def _prediction_input(self, adata: AnnData | None) -> AnnData:
-        """The AnnData to predict from: genes in the model's order, known conditions."""
+    def _prediction_input(self, adata: AnnData | MuData | None) -> AnnData | MuData:
+        """The data to predict from: genes in the model's order, known conditions."""
         if adata is None:
             return self.adata
-        _checks.check_not_empty(adata)
-        genes = self.adata.var_names
-        if not adata.var_names.equals(genes):
-            missing = genes.difference(adata.var_names)
+        expression = self._expression_adata(adata)
+        _checks.check_not_empty(expression)
+        genes = self._expression_adata(self.adata).var_names
+        if not expression.var_names.equals(genes):
+            missing = genes.difference(expression.var_names)
             if len(missing):
                 raise ValueError(
                     f"{len(missing)} of the model's {len(genes)} genes are missing from the "
-                    f"AnnData (e.g. {list(missing[:5])}). Predict from data with the genes the "
+                    f"data (e.g. {list(missing[:5])}). Predict from data with the genes the "
                     "model was trained on."
                 )
+            if isinstance(adata, MuData):
+                raise ValueError("Put the RNA modality's genes in the model's order first.")
             logger.info("Reordering/subsetting the AnnData's genes to the model's.")
             adata = adata[:, genes].copy()
-        _checks.check_obs_key(adata, self.condition_key, "Condition")
-        unknown = set(adata.obs[self.condition_key].unique()) - set(self.conditions)
+        try:
+            conditions = self._conditions_of(adata)
+        except KeyError as error:
+            raise KeyError(
+                f"Condition key {self.condition_key!r} is not a column of the data's obs."
+            ) from error
+        unknown = set(pd.unique(conditions)) - set(self.conditions)
         if unknown:
             raise ValueError(
-                f"Unknown source condition(s) {sorted(unknown)} in adata.obs"
+                f"Unknown source condition(s) {sorted(map(str, unknown))} in obs"
                 f"[{self.condition_key!r}]; the model knows {self.conditions}. To add a new "
                 "condition, map it with TRVAE.load_query_data."
             )
@@ -297,6 +416,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         indices: Sequence[int] | None = None,
         use_posterior_mean: bool = True,
         add_residual: bool = False,
+        library_size: float | np.ndarray = 1e4,
         batch_size: int | None = None,
     ) -> AnnData:
         """Predict the cells as they would be in ``target_condition``.
@@ -319,14 +439,24 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             Add to each prediction its cell's own reconstruction residual,
             ``decode(z, target) + (x - decode(z, source))``, clipped at zero: the abduction step
             of a counterfactual, which keeps what the model does not explain about the cell.
+            Computed in the space of ``X`` of the result.
+        library_size
+            Count likelihoods only: the total that each cell's normalised expression sums to,
+            one number or one per cell. To match ``X`` of data normalised with
+            ``sc.pp.normalize_total(target_sum=T)`` and ``sc.pp.log1p``, pass ``T`` (default
+            1e4); for any other per-cell normalisation, pass each cell's total of
+            ``expm1(X)``.
         batch_size
             Minibatch size; ``None`` uses scvi's default.
 
         Returns
         -------
-        An AnnData with the model's genes; ``obs`` copied from the input with the condition set
-        to ``target_condition``; ``X`` the prediction in the space of the registered data
-        (log-normalised values for ``likelihood="mse"``).
+        An AnnData with the model's genes and ``obs`` copied from the input, the condition set
+        to ``target_condition``. ``likelihood="mse"``: ``X`` holds the predicted values in the
+        space of the registered data (log-normalised). ``"nb"`` / ``"zinb"``:
+        ``layers["normalized"]`` holds the predicted normalised expression (the decoded
+        expression frequencies times ``library_size``) and ``X`` its ``log1p``, the space in
+        which :func:`scvi_trvae.metrics.prediction_scores` compares with log-normalised data.
 
         """
         if target_condition is None:
@@ -337,33 +467,40 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         if indices is not None and len(indices) == 0:
             raise ValueError("`indices` selects no cells.")
         dataloader = self._make_data_loader(adata, indices=indices, batch_size=batch_size)
+        n_cells = adata.n_obs if indices is None else len(indices)
 
-        predictions = []
+        library_size = np.broadcast_to(np.asarray(library_size, dtype=np.float32), (n_cells,))
+        predictions, start = [], 0
         for tensors in dataloader:
             inference = self.module.inference(**self.module._get_inference_input(tensors))
-            qz = inference[MODULE_KEYS.QZ_KEY]
+            x = tensors[REGISTRY_KEYS.X_KEY]
+            size = torch.from_numpy(library_size[start : start + len(x), None].copy())
+            start += len(x)
+            z = inference[MODULE_KEYS.QZ_KEY].loc if use_posterior_mean else inference["z"]
             generative_input = {
-                MODULE_KEYS.Z_KEY: qz.loc if use_posterior_mean else inference[MODULE_KEYS.Z_KEY],
+                MODULE_KEYS.Z_KEY: z,
                 MODULE_KEYS.BATCH_INDEX_KEY: tensors[REGISTRY_KEYS.BATCH_KEY],
                 MODULE_KEYS.LIBRARY_KEY: inference[MODULE_KEYS.LIBRARY_KEY],
             }
-            px = self.module.generative(**generative_input, transform_batch=target_code)["px"]
-            prediction = px.loc
+            prediction = self._decode(generative_input, target_code, size)
             if add_residual:
-                own = self.module.generative(**generative_input)["px"].loc
-                x = tensors[REGISTRY_KEYS.X_KEY].to(own.device)
-                prediction = (prediction + x - own).clamp_min(0)
+                own = self._decode(generative_input, None, size)
+                prediction = (prediction + self._in_output_space(x, size) - own).clamp_min(0)
             predictions.append(prediction.cpu().numpy())
 
-        obs = adata.obs.iloc[indices] if indices is not None else adata.obs
+        expression = self._expression_adata(adata)
+        obs = expression.obs.iloc[indices] if indices is not None else expression.obs
         obs = obs.drop(columns=[c for c in obs.columns if c.startswith("_scvi_")])
         obs[self.condition_key] = pd.Categorical(
             [target_condition] * len(obs), categories=self.conditions
         )
+        x = np.concatenate(predictions).astype(np.float32)
+        is_counts = self.module.likelihood in COUNT_LIKELIHOODS
         return AnnData(
-            X=np.concatenate(predictions).astype(np.float32),
+            X=x,
+            layers={"normalized": np.expm1(x)} if is_counts else None,
             obs=obs,
-            var=adata.var.copy(),
+            var=expression.var.copy(),
             uns={
                 "trvae_predict": {
                     "target_condition": target_condition,
@@ -372,6 +509,20 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
                 }
             },
         )
+
+    def _decode(self, generative_input: dict, condition_code: int | None, library_size):
+        """Decoded expression in the space of the prediction's ``X``."""
+        px = self.module.generative(**generative_input, transform_batch=condition_code)["px"]
+        if self.module.likelihood in COUNT_LIKELIHOODS:
+            return torch.log1p(px.scale * library_size.to(px.scale.device))
+        return px.loc
+
+    def _in_output_space(self, x: torch.Tensor, library_size: torch.Tensor) -> torch.Tensor:
+        """Observed data in the space of the prediction's ``X``."""
+        x = x.to(self.device)
+        if self.module.likelihood in COUNT_LIKELIHOODS:
+            return torch.log1p(x / x.sum(1, keepdim=True) * library_size.to(x.device))
+        return x
 
     @torch.inference_mode()
     def get_mmd_layer_representation(
@@ -414,3 +565,16 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             )["y"]
             ys.append(y.cpu().numpy())
         return np.concatenate(ys)
+
+
+def _check_setup(
+    expression, condition_obs, cell_type_obs, condition_key, cell_type_key, layer, kw
+):
+    """The checks of setup_anndata and setup_mudata."""
+    _checks.check_not_empty(expression)
+    _checks.check_obs_key(condition_obs, condition_key, "Condition")
+    if cell_type_key is not None:
+        _checks.check_obs_key(cell_type_obs, cell_type_key, "Cell type")
+    if "source_registry" not in kw:  # a query (load_query_data) may bring a single condition
+        _checks.check_conditions(condition_obs, condition_key)
+    _checks.check_finite(_checks.data_matrix(expression, layer), f"layer {layer or 'X'}")
