@@ -361,6 +361,12 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         return self.adata_manager.get_state_registry(REGISTRY_KEYS.BATCH_KEY).original_key
 
     @property
+    def cell_type_key(self) -> str | None:
+        """The ``adata.obs`` column registered as the cell type, ``None`` if none was."""
+        key = self.adata_manager.get_state_registry(REGISTRY_KEYS.LABELS_KEY).original_key
+        return None if key.startswith("_scvi") else key
+
+    @property
     def conditions(self) -> list[str]:
         """The conditions the model knows, in the order of their codes."""
         mapping = self.adata_manager.get_state_registry(REGISTRY_KEYS.BATCH_KEY)
