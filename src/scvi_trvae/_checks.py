@@ -98,6 +98,15 @@ def check_conditions(obs: pd.DataFrame, condition_key: str) -> None:
         )
 
 
+def check_not_view(adata: AnnData) -> None:
+    """Raise on a view: scvi-tools registers fields in the AnnData, which a view cannot take."""
+    if adata.is_view:
+        raise ValueError(
+            "adata is a view (a subset of another AnnData); registration writes to it. Run "
+            "adata = adata.copy() first."
+        )
+
+
 def check_not_empty(adata: AnnData) -> None:
     """Raise on an AnnData without cells or genes."""
     if adata.n_obs == 0 or adata.n_vars == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -317,6 +318,52 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         )
 
     @classmethod
+    def load(cls, dir_path: str, adata: AnnData | MuData | None = None, **kwargs):
+        """Load a model saved with :meth:`save`.
+
+        :meth:`scvi.model.base.BaseModelClass.load`, plus: an ``adata`` whose genes are the
+        saved model's in another order (or a superset) is aligned to the model's genes (on a
+        copy; the user's AnnData is not modified), and a missing or unreadable save gives an
+        error that says so.
+
+        Parameters
+        ----------
+        dir_path
+            Directory the model was saved to.
+        adata
+            Data to attach; ``None`` to use the AnnData saved with the model.
+        **kwargs
+            Passed to :meth:`~scvi.model.base.BaseModelClass.load` (``accelerator``,
+            ``device``, ``prefix``...).
+
+        Returns
+        -------
+        The model.
+
+        """
+        path = Path(dir_path) / f"{kwargs.get('prefix') or ''}model.pt"
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+            saved_genes = pd.Index(saved["var_names"])
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"No saved model at {path}.") from error
+        except Exception as error:
+            raise ValueError(
+                f"{path} could not be read as a saved model ({type(error).__name__}: {error}); "
+                "the file is corrupted or not a scvi-tools save. Save the model again."
+            ) from error
+        if isinstance(adata, AnnData) and not adata.var_names.equals(saved_genes):
+            missing = saved_genes.difference(adata.var_names)
+            if len(missing):
+                raise ValueError(
+                    f"{len(missing)} of the saved model's {len(saved_genes)} genes are missing "
+                    f"from adata (e.g. {list(missing[:5])})."
+                )
+            logger.info("Reordering/subsetting the AnnData's genes to the saved model's.")
+            adata = adata[:, saved_genes].copy()
+        return super().load(dir_path, adata=adata, **kwargs)
+
+    @classmethod
     def load_query_data(cls, adata=None, reference_model=None, **kwargs):
         """Map a query with new conditions onto a trained reference (scArches surgery).
 
@@ -577,6 +624,7 @@ def _check_setup(
     expression, condition_obs, cell_type_obs, condition_key, cell_type_key, layer, kw
 ):
     """The checks of setup_anndata and setup_mudata."""
+    _checks.check_not_view(expression)
     _checks.check_not_empty(expression)
     _checks.check_obs_key(condition_obs, condition_key, "Condition")
     if cell_type_key is not None:

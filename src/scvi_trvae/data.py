@@ -57,6 +57,12 @@ def synthetic_perturbation(
     ``"cell_type/condition"``, genes as columns).
 
     """
+    if not 0 < n_response_genes <= n_genes:
+        raise ValueError(
+            f"n_response_genes ({n_response_genes}) must be in 1..n_genes ({n_genes})."
+        )
+    if len(conditions) < 2:
+        raise ValueError("Give at least two conditions: a control and a perturbation.")
     rng = np.random.default_rng(seed)
     cell_types = [f"type{i}" for i in range(n_cell_types)]
     base = rng.normal(0.0, 1.0, size=(n_cell_types, n_genes))
