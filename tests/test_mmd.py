@@ -6,9 +6,16 @@ import torch
 from scvi_trvae._mmd import KERNEL_SCALES, mmd_all_pairs, multiscale_gaussian_kernel
 
 
+def reference_kernel(a, b):
+    """The kernel from its definition, distances from differences (exact zeros)."""
+    sq = (a[:, None, :] - b[None, :, :]).square().sum(-1)
+    scales = torch.tensor(KERNEL_SCALES, dtype=a.dtype)
+    return torch.exp(-sq[..., None] / (2 * scales)).sum(-1)
+
+
 def mmd_pair(a, b):
     """Biased squared MMD of two samples, written out directly."""
-    k = multiscale_gaussian_kernel
+    k = reference_kernel
     return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
 
 
@@ -20,10 +27,21 @@ def test_kernel_convention():
 
 
 def test_zero_for_identical_samples():
-    x = torch.randn(30, 8)
+    # float64: in float32 the 1e-6 scale turns the rounding of ||a||^2 + ||b||^2 - 2ab for two
+    # copies of a cell into a visible kernel difference (distinct cells are never that close).
+    x = torch.randn(30, 8, dtype=torch.float64)
     rep = torch.cat([x, x])
     condition = torch.cat([torch.zeros(30), torch.ones(30)]).long()
-    assert mmd_all_pairs(rep, condition, 2).abs() < 1e-4
+    assert mmd_all_pairs(rep, condition, 2).abs() < 1e-9
+
+
+def test_diagonal_is_exact_for_large_values():
+    # Rounding in ||a||^2 + ||b||^2 - 2ab leaves a cell a non-zero distance to itself; at the
+    # 1e-6 scale that alone would move the kernel's diagonal well below 1 per scale.
+    x, y = torch.randn(40, 16) * 30 + 100, torch.randn(40, 16) * 30 + 100
+    condition = torch.cat([torch.zeros(40), torch.ones(40)]).long()
+    expected = mmd_pair(x.double(), y.double()).float()
+    torch.testing.assert_close(mmd_all_pairs(torch.cat([x, y]), condition, 2), expected)
 
 
 def test_grows_with_shift():
@@ -61,3 +79,18 @@ def test_gradient_flows():
     mmd_all_pairs(rep, condition, 2).backward()
     assert torch.isfinite(rep.grad).all()
     assert rep.grad.abs().sum() > 0
+
+
+def test_kernel_gradient_matches_autograd_of_the_plain_formula():
+    a = torch.randn(12, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(9, 4, dtype=torch.float64)
+
+    def plain(a):
+        return reference_kernel(a, b)
+
+    weights = torch.randn(12, 9, dtype=torch.float64)
+    (grad_fast,) = torch.autograd.grad((multiscale_gaussian_kernel(a, b) * weights).sum(), a)
+    (grad_plain,) = torch.autograd.grad((plain(a) * weights).sum(), a)
+    torch.testing.assert_close(multiscale_gaussian_kernel(a, b), plain(a))
+    torch.testing.assert_close(grad_fast, grad_plain)
+    assert torch.autograd.gradcheck(multiscale_gaussian_kernel, (a, b))

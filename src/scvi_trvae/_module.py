@@ -213,12 +213,19 @@ class TRVAEModule(BaseModuleClass):
             reconstruction = -px.log_prob(x).sum(-1)
         qz = inference_outputs[MODULE_KEYS.QZ_KEY]
         kl = kl_divergence(qz, torch.distributions.Normal(0.0, 1.0)).sum(-1)
-        if self.mmd_on == "y":
-            representation = generative_outputs["y"]
-        else:
-            representation = inference_outputs[MODULE_KEYS.Z_KEY]
-        mmd = mmd_all_pairs(representation, tensors[REGISTRY_KEYS.BATCH_KEY], self.n_batch)
-        loss = (reconstruction + kl_weight * self.kl_weight * kl).mean() + self.mmd_weight * mmd
+        loss = (reconstruction + kl_weight * self.kl_weight * kl).mean()
+        extra_metrics = {}
+        if self.mmd_weight > 0:  # a plain CVAE (weight 0) neither pays for nor logs the MMD
+            if self.mmd_on == "y":
+                representation = generative_outputs["y"]
+            else:
+                representation = inference_outputs[MODULE_KEYS.Z_KEY]
+            mmd = mmd_all_pairs(representation, tensors[REGISTRY_KEYS.BATCH_KEY], self.n_batch)
+            loss = loss + self.mmd_weight * mmd
+            extra_metrics["mmd"] = mmd
         return LossOutput(
-            loss=loss, reconstruction_loss=reconstruction, kl_local=kl, extra_metrics={"mmd": mmd}
+            loss=loss,
+            reconstruction_loss=reconstruction,
+            kl_local=kl,
+            extra_metrics=extra_metrics,
         )
