@@ -105,9 +105,9 @@ def test_early_stopping_restores_best_weights(adata):
     model = TRVAE(adata, n_hidden=16, n_latent=4)
     # A learning rate high enough that the validation loss bounces: the best epoch is not the last.
     model.train(
-        max_epochs=12,
+        max_epochs=40,
         batch_size=64,
-        early_stopping_patience=3,
+        early_stopping_patience=2,
         plan_kwargs={"lr": 0.03},
         enable_progress_bar=False,
         callbacks=[last_weights],
