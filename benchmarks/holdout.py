@@ -55,7 +55,8 @@ HEADLINE = ["r2_mean_all", "r2_mean_top100", "r2_var_all", "change_r_all", "chan
 DETERMINISTIC = ("mean_shift", "control")
 
 
-def _trvae(train, control, args, seed, likelihood="mse", **model_kwargs):
+def _trvae(name, train, control, args, seed, likelihood="mse", **model_kwargs):
+    """Train scvi-trvae and predict; {label: prediction}."""
     scvi.settings.seed = seed
     layer = None if likelihood == "mse" else args.counts_layer
     scvi_trvae.TRVAE.setup_anndata(
@@ -68,24 +69,27 @@ def _trvae(train, control, args, seed, likelihood="mse", **model_kwargs):
     logging.info("trained %d epochs", len(model.history["train_loss"]))
     # Count models: normalise each predicted cell like its control cell in X (log1p(expm1(X)).
     library_size = np.asarray(np.expm1(_dense(control.X)).sum(1)).ravel()
-    return model.predict(
-        control,
-        target_condition=args.target,
-        library_size=library_size,
-        **json.loads(args.predict_kwargs),
-    )
+    kwargs = {"library_size": library_size, **json.loads(args.predict_kwargs)}
+    label = name if likelihood == "mse" else f"{name}_{likelihood}"
+    predictions = {label: model.predict(control, target_condition=args.target, **kwargs)}
+    if name == "trvae":  # the same model without the residual: an ablation at no training cost
+        kwargs["add_residual"] = False
+        predictions[f"{label}_no_residual"] = model.predict(
+            control, target_condition=args.target, **kwargs
+        )
+    return predictions
 
 
 def trvae(train, control, args, seed, likelihood):
-    return _trvae(train, control, args, seed, likelihood)
+    return _trvae("trvae", train, control, args, seed, likelihood)
 
 
 def cvae(train, control, args, seed, likelihood):
-    return _trvae(train, control, args, seed, likelihood, mmd_weight=0.0)
+    return _trvae("cvae", train, control, args, seed, likelihood, mmd_weight=0.0)
 
 
 def mmd_z(train, control, args, seed, likelihood):
-    return _trvae(train, control, args, seed, likelihood, mmd_on="z")
+    return _trvae("mmd_z", train, control, args, seed, likelihood, mmd_on="z")
 
 
 def scarches(train, control, args, seed, likelihood):
@@ -115,17 +119,18 @@ def scarches(train, control, args, seed, likelihood):
         decoded, _ = net.decoder(z_mean, torch.full_like(source, encode[args.target]))
     predicted = control.copy()
     predicted.X = decoded.numpy()
-    return predicted
+    return {"scarches": predicted}
 
 
 def mean_shift(train, control, args, seed, likelihood):
-    return metrics.mean_shift_baseline(
+    shifted = metrics.mean_shift_baseline(
         train, control, args.condition_key, args.cell_type_key, args.source, args.target
     )
+    return {"mean_shift": shifted}
 
 
 def control_cells(train, control, args, seed, likelihood):
-    return metrics.control_baseline(control)
+    return {"control": metrics.control_baseline(control)}
 
 
 METHODS = {
@@ -152,17 +157,22 @@ def split(adata, cell_type, args):
 
 
 def run_one(adata, cell_type, method, likelihood, seed, args):
+    """Rows of scores (one per prediction the method makes) and the predictions."""
     train, control, real = split(adata, cell_type, args)
     start = time.perf_counter()
-    predicted = METHODS[method](train, control, args, seed, likelihood)
+    predictions = METHODS[method](train, control, args, seed, likelihood)
     seconds = time.perf_counter() - start
-    scores = metrics.prediction_scores(predicted, real, control, n_draws=args.n_draws, seed=seed)
-    label = method if method != "trvae" or likelihood == "mse" else f"trvae_{likelihood}"
-    row = {"method": label, "cell_type": cell_type, "seed": seed, "seconds": round(seconds, 1)}
-    row.update(
-        {f"{s}_{g}": m for s, g, m in zip(scores.score, scores.genes, scores["mean"], strict=True)}
-    )
-    return row, predicted, real, control
+    degs = metrics.top_degs(real, control)
+    rows = []
+    for label, predicted in predictions.items():
+        scores = metrics.prediction_scores(
+            predicted, real, control, degs=degs, n_draws=args.n_draws, seed=seed
+        )
+        row = {"method": label, "cell_type": cell_type, "seed": seed, "seconds": round(seconds, 1)}
+        means = zip(scores.score, scores.genes, scores["mean"], strict=True)
+        row.update({f"{s}_{g}": m for s, g, m in means})
+        rows.append(row)
+    return rows, predictions, real, control
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +191,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_markdown(table: pd.DataFrame, path: Path, command: str, elapsed: float):
+def write_markdown(table: pd.DataFrame, path: Path, command: str):
     per_type = table.groupby(["cell_type", "method"], sort=False)[HEADLINE].mean().round(3)
     text = [
         "# Benchmarks",
@@ -195,7 +205,8 @@ def write_markdown(table: pd.DataFrame, path: Path, command: str, elapsed: float
         "",
         f"    {command}",
         "",
-        f"({elapsed / 60:.0f} min on a 2-core CPU machine.) Methods: see the docstring of "
+        f"(Training and prediction: {table.seconds.sum() / 60:.0f} min in all on a 2-core CPU "
+        "machine.) Methods: see the docstring of "
         "`benchmarks/holdout.py`.",
         "",
         "## Mean over cell types",
@@ -248,13 +259,17 @@ def parse_args(argv=None):
     parser.add_argument("--csv", default=None, help="write every row to this CSV")
     parser.add_argument("--output", default=None, help="write the tables to this markdown file")
     parser.add_argument("--plots", default=None, help="folder for the NK regression plots")
+    parser.add_argument(
+        "--from-csv", nargs="+", default=None, help="only report rows saved by earlier --csv runs"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    start = time.perf_counter()
+    if args.from_csv:
+        return report(pd.concat([pd.read_csv(f) for f in args.from_csv]), args)
     adata = sc.read_h5ad(args.data)
     cell_types = (
         sorted(adata.obs[args.cell_type_key].unique()) if args.all_cell_types else [args.cell_type]
@@ -273,25 +288,25 @@ def main(argv=None):
     rows = []
     for cell_type in cell_types:
         for method, likelihood, seed in runs:
-            row, predicted, real, control = run_one(
+            new, predictions, real, control = run_one(
                 adata, cell_type, method, likelihood, seed, args
             )
-            rows.append(row)
-            print(
-                pd.DataFrame([row]).round(3).to_string(index=False, header=len(rows) == 1),
-                flush=True,
-            )
-            if args.plots and cell_type == "NK" and row["method"] == "trvae" and seed == seeds[0]:
-                save_plots(predicted, real, control, Path(args.plots), cell_type)
-    table = pd.DataFrame(rows)
-    if args.csv:
-        table.to_csv(args.csv, index=False)
+            header = not rows
+            rows += new
+            print(pd.DataFrame(new).round(3).to_string(index=False, header=header), flush=True)
+            if args.csv:  # after every run, so that an interrupted benchmark keeps its rows
+                pd.DataFrame(rows).to_csv(args.csv, index=False)
+            if args.plots and cell_type == "NK" and "trvae" in predictions and seed == seeds[0]:
+                save_plots(predictions["trvae"], real, control, Path(args.plots), cell_type)
+    report(pd.DataFrame(rows), args)
+
+
+def report(table: pd.DataFrame, args):
     print("\nMean over cell types (for several seeds: mean ± sd over seeds):")
     print(summary(table).to_string())
     if args.output:
         command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-        write_markdown(table, Path(args.output), command, time.perf_counter() - start)
-    return table
+        write_markdown(table, Path(args.output), command)
 
 
 if __name__ == "__main__":
