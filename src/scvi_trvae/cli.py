@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-logger = logging.getLogger("scvi_trvae")
-
 DESCRIPTION = """\
 trVAE on scvi-tools: predict how a cell type responds to a condition it was never measured in.
 
