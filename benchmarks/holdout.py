@@ -242,7 +242,9 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="h5ad with log-normalised X")
-    parser.add_argument("--cell-type", default="NK", help="cell type to hold out")
+    parser.add_argument(
+        "--cell-type", default="NK", help="cell type(s) to hold out, comma-separated"
+    )
     parser.add_argument("--all-cell-types", action="store_true", help="hold out each in turn")
     parser.add_argument("--methods", default="trvae,mean_shift,control", help=",".join(METHODS))
     parser.add_argument("--likelihood", default="mse", help="trvae likelihoods: mse,nb,zinb")
@@ -272,7 +274,9 @@ def main(argv=None):
         return report(pd.concat([pd.read_csv(f) for f in args.from_csv]), args)
     adata = sc.read_h5ad(args.data)
     cell_types = (
-        sorted(adata.obs[args.cell_type_key].unique()) if args.all_cell_types else [args.cell_type]
+        sorted(adata.obs[args.cell_type_key].unique())
+        if args.all_cell_types
+        else args.cell_type.split(",")
     )
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = []

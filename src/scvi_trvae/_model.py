@@ -281,7 +281,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         early_stopping
             Stop when the validation loss (reconstruction + KL + MMD) has not improved for
             ``early_stopping_patience`` epochs, and restore the best weights. Ignored when there
-            is no validation set (``train_size=1.0``).
+            is no validation set (``train_size=1.0``). With few cells (a few minibatches an epoch,
+            a validation set of tens of cells) the validation loss is noisy and stops training
+            too early: raise the patience or set ``early_stopping=False``.
         early_stopping_patience
             Epochs without improvement before stopping.
         plan_kwargs
