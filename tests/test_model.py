@@ -46,14 +46,14 @@ def test_predict(model, adata):
 
 
 def test_predict_options(model, adata):
-    pred = model.predict(indices=[0, 1, 2], target_condition="stimulated")
-    assert pred.n_obs == 3
-    sampled = model.predict(
-        indices=[0, 1, 2], target_condition="stimulated", use_posterior_mean=False
-    )
-    assert not np.allclose(pred.X, sampled.X)
-    residual = model.predict(indices=[0, 1, 2], target_condition="stimulated", add_residual=True)
-    assert (residual.X >= 0).all() and not np.allclose(pred.X, residual.X)
+    cells = {"indices": [0, 1, 2], "target_condition": "stimulated"}
+    plain = model.predict(**cells, add_residual=False)
+    assert plain.n_obs == 3
+    sampled = model.predict(**cells, add_residual=False, use_posterior_mean=False)
+    assert not np.allclose(plain.X, sampled.X)
+    residual = model.predict(**cells)  # the default adds the residual
+    assert residual.uns["trvae_predict"]["add_residual"]
+    assert (residual.X >= 0).all() and not np.allclose(plain.X, residual.X)
     # Decoding a cell with its own condition plus its residual gives the cell back.
     control = adata[adata.obs.condition == "control"][:5]
     back = model.predict(control, target_condition="control", add_residual=True)

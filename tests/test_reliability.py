@@ -146,11 +146,11 @@ def test_load_errors(adata, tmp_path):
 @pytest.mark.parametrize("saved", sorted(p.name for p in FIXTURES.glob("trvae_*")))
 def test_models_saved_by_released_versions_still_load(saved):
     sys.path.insert(0, str(FIXTURES))
-    from make_saved_model import FIXTURE_DATA
+    from make_saved_model import FIXTURE_DATA, PREDICT
 
     adata = synthetic_perturbation(**FIXTURE_DATA)
     model = TRVAE.load(FIXTURES / saved, adata=adata)
-    pred = model.predict(target_condition="stimulated")
+    pred = model.predict(**PREDICT)
     np.testing.assert_allclose(pred.X, np.load(FIXTURES / saved / "prediction.npy"), atol=1e-5)
 
 

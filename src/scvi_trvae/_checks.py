@@ -111,3 +111,19 @@ def check_not_empty(adata: AnnData) -> None:
     """Raise on an AnnData without cells or genes."""
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise ValueError(f"The AnnData is empty ({adata.n_obs} cells x {adata.n_vars} genes).")
+
+
+def align_genes(adata: AnnData, genes: pd.Index, whose: str) -> AnnData:
+    """``adata`` with exactly ``genes``, in their order: itself, or a reordered/subset copy.
+
+    Raises if any of ``genes`` is missing.
+    """
+    if adata.var_names.equals(genes):
+        return adata
+    missing = genes.difference(adata.var_names)
+    if len(missing):
+        raise ValueError(
+            f"{len(missing)} of {whose} {len(genes)} genes are missing from the data "
+            f"(e.g. {list(missing[:5])}). Use data with the genes the model was trained on."
+        )
+    return adata[:, genes].copy()

@@ -355,15 +355,8 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
                 f"{path} could not be read as a saved model ({type(error).__name__}: {error}); "
                 "the file is corrupted or not a scvi-tools save. Save the model again."
             ) from error
-        if isinstance(adata, AnnData) and not adata.var_names.equals(saved_genes):
-            missing = saved_genes.difference(adata.var_names)
-            if len(missing):
-                raise ValueError(
-                    f"{len(missing)} of the saved model's {len(saved_genes)} genes are missing "
-                    f"from adata (e.g. {list(missing[:5])})."
-                )
-            logger.info("Reordering/subsetting the AnnData's genes to the saved model's.")
-            adata = adata[:, saved_genes].copy()
+        if isinstance(adata, AnnData):
+            adata = _checks.align_genes(adata, saved_genes, "the saved model's")
         return super().load(dir_path, adata=adata, **kwargs)
 
     @classmethod
@@ -437,18 +430,11 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         expression = self._expression_adata(adata)
         _checks.check_not_empty(expression)
         genes = self._expression_adata(self.adata).var_names
-        if not expression.var_names.equals(genes):
-            missing = genes.difference(expression.var_names)
-            if len(missing):
-                raise ValueError(
-                    f"{len(missing)} of the model's {len(genes)} genes are missing from the "
-                    f"data (e.g. {list(missing[:5])}). Predict from data with the genes the "
-                    "model was trained on."
-                )
-            if isinstance(adata, MuData):
-                raise ValueError("Put the RNA modality's genes in the model's order first.")
-            logger.info("Reordering/subsetting the AnnData's genes to the model's.")
-            adata = adata[:, genes].copy()
+        if isinstance(adata, MuData):
+            if not expression.var_names.equals(genes):
+                raise ValueError("The RNA modality must have the model's genes, in its order.")
+        else:
+            adata = _checks.align_genes(adata, genes, "the model's")
         try:
             conditions = self._conditions_of(adata)
         except KeyError as error:

@@ -15,6 +15,8 @@ from scvi_trvae import TRVAE
 from scvi_trvae.data import synthetic_perturbation
 
 FIXTURE_DATA = {"n_cells": 20, "n_genes": 30, "n_cell_types": 2, "seed": 0}
+# Explicit, so that a change of a default is not mistaken for a broken saved model.
+PREDICT = {"target_condition": "stimulated", "add_residual": False}
 
 
 def main():
@@ -25,7 +27,7 @@ def main():
     model = TRVAE(adata, n_hidden=8, n_latent=2)
     model.train(max_epochs=2, enable_progress_bar=False)
     model.save(out, overwrite=True)
-    np.save(out / "prediction.npy", model.predict(target_condition="stimulated").X)
+    np.save(out / "prediction.npy", model.predict(**PREDICT).X)
 
 
 if __name__ == "__main__":
