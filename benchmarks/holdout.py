@@ -175,8 +175,15 @@ def run_one(adata, cell_type, method, likelihood, seed, args):
     return rows, predictions, real, control
 
 
+def complete_methods(table: pd.DataFrame) -> list[str]:
+    """Methods with rows for every cell type of the table (a mean over fewer would mislead)."""
+    coverage = table.groupby("method", sort=False).cell_type.nunique()
+    return list(coverage.index[coverage == table.cell_type.nunique()])
+
+
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """Mean over cell types of each method; for seeded methods, mean and sd over seeds."""
+    table = table[table.method.isin(complete_methods(table))]
     per_seed = table.groupby(["method", "seed"], sort=False)[SCORES].mean()
     mean = per_seed.groupby("method", sort=False).mean()
     sd = per_seed.groupby("method", sort=False).std()
@@ -191,7 +198,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_markdown(table: pd.DataFrame, path: Path, command: str):
+def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
     per_type = table.groupby(["cell_type", "method"], sort=False)[HEADLINE].mean().round(3)
     text = [
         "# Benchmarks",
@@ -203,7 +210,7 @@ def write_markdown(table: pd.DataFrame, path: Path, command: str):
         "100 draws of 80% of the cells; Pearson r of the predicted change against the real "
         "change from the control mean). Produced by:",
         "",
-        f"    {command}",
+        *[f"    {command}" for command in commands],
         "",
         f"(Training and prediction: {table.seconds.sum() / 60:.0f} min in all on a 2-core CPU "
         "machine.) Methods: see the docstring of "
@@ -211,7 +218,8 @@ def write_markdown(table: pd.DataFrame, path: Path, command: str):
         "",
         "## Mean over cell types",
         "",
-        "For methods run with several seeds: mean ± sd over the seeds of the mean over cell types.",
+        "For methods run with several seeds: mean ± sd over the seeds of the mean over cell types."
+        + incomplete_note(table),
         "",
         summary(table).to_markdown(),
         "",
@@ -221,6 +229,16 @@ def write_markdown(table: pd.DataFrame, path: Path, command: str):
         "",
     ]
     path.write_text("\n".join(text))
+
+
+def incomplete_note(table: pd.DataFrame) -> str:
+    partial = sorted(set(table.method) - set(complete_methods(table)))
+    if not partial:
+        return ""
+    return (
+        f" Not run on every cell type, so left out of the means: {', '.join(partial)}"
+        " (their rows are in the per-cell-type table)."
+    )
 
 
 def save_plots(predicted, real, control, folder: Path, cell_type: str):
@@ -300,6 +318,7 @@ def main(argv=None):
             print(pd.DataFrame(new).round(3).to_string(index=False, header=header), flush=True)
             if args.csv:  # after every run, so that an interrupted benchmark keeps its rows
                 pd.DataFrame(rows).to_csv(args.csv, index=False)
+                Path(args.csv).with_suffix(".cmd").write_text(_command() + "\n")
             if args.plots and cell_type == "NK" and "trvae" in predictions and seed == seeds[0]:
                 save_plots(predictions["trvae"], real, control, Path(args.plots), cell_type)
     report(pd.DataFrame(rows), args)
@@ -309,8 +328,15 @@ def report(table: pd.DataFrame, args):
     print("\nMean over cell types (for several seeds: mean ± sd over seeds):")
     print(summary(table).to_string())
     if args.output:
-        command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-        write_markdown(table, Path(args.output), command)
+        commands = [_command()]
+        if args.from_csv:  # the runs that made the rows, then this report
+            sidecars = [Path(f).with_suffix(".cmd") for f in args.from_csv]
+            commands = [p.read_text().strip() for p in sidecars if p.exists()] + commands
+        write_markdown(table, Path(args.output), commands)
+
+
+def _command() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
 
 
 if __name__ == "__main__":
