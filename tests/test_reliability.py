@@ -181,3 +181,21 @@ def test_minibatch_of_one_condition(adata):
     _, _, loss = model.module(batch)
     assert torch.isfinite(loss.loss)
     assert loss.extra_metrics["mmd"] == 0
+
+
+def test_load_a_model_saved_on_gpu_onto_cpu(adata, tmp_path, monkeypatch):
+    TRVAE.setup_anndata(adata, condition_key="condition")
+    model = TRVAE(adata, n_hidden=8, n_latent=2)
+    model.train(batch_size=64, **TRAIN_FAST)
+    expected = model.predict(target_condition="stimulated").X
+    # torch.save records each tensor's device through location_tag: patched, the file says
+    # cuda:0 for every tensor, as a save on a GPU does.
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        model.save(tmp_path / "gpu_model")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(tmp_path / "gpu_model" / "model.pt", weights_only=False)
+    loaded = TRVAE.load(tmp_path / "gpu_model", adata=adata, accelerator="cpu")
+    assert loaded.device.type == "cpu"
+    np.testing.assert_array_equal(loaded.predict(target_condition="stimulated").X, expected)
