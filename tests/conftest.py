@@ -19,17 +19,18 @@ def adata():
     return synthetic_perturbation(n_cells=40, n_genes=50, n_cell_types=3, n_response_genes=10)
 
 
-@pytest.fixture(scope="session")
-def kang_path():
-    path = SHARED_DATA / "kang2018_pbmc.h5ad"
+def _shared(name: str) -> Path:
+    path = SHARED_DATA / name
     if not path.exists():
         pytest.skip(f"{path} not found: real-data tests need ../shared/data beside the checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def kang_path():
+    return _shared("kang2018_pbmc.h5ad")
 
 
 @pytest.fixture(scope="session")
 def donors_path():
-    path = SHARED_DATA / "kang2018_pbmc_donors_counts.h5ad"
-    if not path.exists():
-        pytest.skip(f"{path} not found: real-data tests need ../shared/data beside the checkout")
-    return path
+    return _shared("kang2018_pbmc_donors_counts.h5ad")
