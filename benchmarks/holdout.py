@@ -289,7 +289,10 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.from_csv:
-        return report(pd.concat([pd.read_csv(f) for f in args.from_csv]), args)
+        table = pd.concat([pd.read_csv(f) for f in args.from_csv])
+        if not args.all_cell_types:
+            table = table[table.cell_type.isin(args.cell_type.split(","))]
+        return report(table, args)
     adata = sc.read_h5ad(args.data)
     cell_types = (
         sorted(adata.obs[args.cell_type_key].unique())

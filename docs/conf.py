@@ -29,8 +29,9 @@ always_document_param_types = False
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 nb_execution_mode = "off"  # tutorials are committed with their outputs; CI runs them apart
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
-# benchmarks_tables.md is written by benchmarks/holdout.py and included by benchmarks.md.
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "benchmarks_tables.md"]
+# benchmarks_*.md are included by benchmarks.md (benchmarks_tables.md is written by
+# benchmarks/holdout.py).
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "benchmarks_*.md"]
 nitpicky = False
 
 # No intersphinx: builds run without network (CI reaches only the package registry), so

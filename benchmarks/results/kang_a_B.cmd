@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z --likelihood mse,nb,zinb --seeds 0 --csv benchmarks/results/kang_a.csv --plots docs/_static   # interrupted after B's trvae rows
+python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z --likelihood mse,nb,zinb --seeds 0 --csv benchmarks/results/kang_a.csv --plots docs/_static   # stopped after the B rows, kept as kang_a_B.csv

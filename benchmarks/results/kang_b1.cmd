@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods scarches,cvae,mean_shift,control --seeds 0 --csv benchmarks/results/kang_b.csv   # interrupted after B and CD14+Mono's scarches row
+python benchmarks/holdout.py --all-cell-types --methods scarches,cvae,mean_shift,control --seeds 0 --csv benchmarks/results/kang_b.csv   # stopped after B and the CD14+Mono scarches row, kept as kang_b1.csv
