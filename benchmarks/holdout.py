@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 import scvi
-from scipy import sparse
 
 import scvi_trvae
 from scvi_trvae import metrics
@@ -68,7 +67,7 @@ def _trvae(name, train, control, args, seed, likelihood="mse", **model_kwargs):
     model.train(max_epochs=args.max_epochs, enable_progress_bar=False)
     logging.info("trained %d epochs", len(model.history["train_loss"]))
     # Count models: normalise each predicted cell like its control cell in X (log1p(expm1(X)).
-    library_size = np.asarray(np.expm1(_dense(control.X)).sum(1)).ravel()
+    library_size = np.asarray(np.expm1(metrics._dense(control)).sum(1)).ravel()
     kwargs = {"library_size": library_size, **json.loads(args.predict_kwargs)}
     label = name if likelihood == "mse" else f"{name}_{likelihood}"
     predictions = {label: model.predict(control, target_condition=args.target, **kwargs)}
@@ -112,7 +111,7 @@ def scarches(train, control, args, seed, likelihood):
     model.train(seed=seed, **({} if args.max_epochs is None else {"n_epochs": args.max_epochs}))
     net = model.model.eval()
     encode = net.condition_encoder
-    x = torch.tensor(_dense(control.X), dtype=torch.float32)
+    x = torch.tensor(metrics._dense(control), dtype=torch.float32)
     source = torch.tensor([encode[c] for c in control.obs[args.condition_key]])
     with torch.no_grad():
         z_mean, _ = net.encoder(x, source)
@@ -141,10 +140,6 @@ METHODS = {
     "mean_shift": mean_shift,
     "control": control_cells,
 }
-
-
-def _dense(x):
-    return np.asarray(x.toarray() if sparse.issparse(x) else x)
 
 
 def split(adata, cell_type, args):

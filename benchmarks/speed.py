@@ -22,6 +22,7 @@ import scvi
 import torch
 from anndata import AnnData
 from scipy import sparse
+from scvi import REGISTRY_KEYS
 
 from scvi_trvae import TRVAE, TRVAEModule
 
@@ -84,7 +85,8 @@ def step_time(n_conditions, mmd_weight, n_genes=2000, batch_size=512, repeats=20
     )
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
     x = torch.relu(torch.randn(batch_size, n_genes))
-    tensors = {"X": x, "batch": torch.arange(batch_size)[:, None] % n_conditions}
+    condition = torch.arange(batch_size)[:, None] % n_conditions
+    tensors = {REGISTRY_KEYS.X_KEY: x, REGISTRY_KEYS.BATCH_KEY: condition}
     times = []
     for _ in range(repeats + 3):
         start = time.perf_counter()

@@ -522,7 +522,11 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             x = tensors[REGISTRY_KEYS.X_KEY]
             size = torch.from_numpy(library_size[start : start + len(x), None].copy())
             start += len(x)
-            z = inference[MODULE_KEYS.QZ_KEY].loc if use_posterior_mean else inference["z"]
+            z = (
+                inference[MODULE_KEYS.QZ_KEY].loc
+                if use_posterior_mean
+                else inference[MODULE_KEYS.Z_KEY]
+            )
             generative_input = {
                 MODULE_KEYS.Z_KEY: z,
                 MODULE_KEYS.BATCH_INDEX_KEY: tensors[REGISTRY_KEYS.BATCH_KEY],
