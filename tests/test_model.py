@@ -123,6 +123,50 @@ def test_early_stopping_restores_best_weights(adata):
     assert any(not torch.equal(last[k], v) for k, v in restorer.best_state.items())
 
 
+class StepRecorder(Callback):
+    """Records, for every training step, the module's mode and the minibatch's loss and size."""
+
+    def __init__(self):
+        self.modes, self.losses, self.sizes = [], [], []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.modes.append(pl_module.module.training)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.losses.append(float(outputs["loss"]))
+        self.sizes.append(len(batch["X"]))
+
+
+def test_history_holds_the_epoch_mean_of_the_steps(adata):
+    TRVAE.setup_anndata(adata, condition_key="condition")
+    model = TRVAE(adata, n_hidden=16, n_latent=4)
+    recorder = StepRecorder()
+    model.train(
+        max_epochs=1,
+        batch_size=64,
+        early_stopping=False,
+        check_val_every_n_epoch=1,
+        callbacks=[recorder],
+    )
+    expected = np.average(recorder.losses, weights=recorder.sizes)
+    assert model.history["train_loss"]["train_loss"].iloc[0] == pytest.approx(expected, rel=1e-5)
+    for key in ("kl_weight", "elbo_train", "kl_local_validation", "mmd_validation"):
+        assert len(model.history[key]) == 1, key
+
+
+def test_trains_in_train_mode_again_and_after_load(model, adata, tmp_path):
+    # scvi leaves the module in eval mode after training and loading, and Lightning 2.6 no longer
+    # switches it back: training would run without dropout and on batch norm's running stats.
+    recorder = StepRecorder()
+    model.train(max_epochs=1, batch_size=64, callbacks=[recorder])
+    model.save(tmp_path / "model")
+    loaded = TRVAE.load(tmp_path / "model", adata=adata)
+    assert not loaded.module.training
+    loaded.train(max_epochs=1, batch_size=64, callbacks=[recorder])
+    assert recorder.modes and all(recorder.modes)
+    assert not loaded.module.training  # back in eval mode for predictions
+
+
 def test_save_load_round_trip(model, adata, tmp_path):
     control = adata[adata.obs.condition == "control"]
     expected = model.predict(control, target_condition="stimulated").X

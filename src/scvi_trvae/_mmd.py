@@ -78,13 +78,57 @@ def multiscale_gaussian_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
     return _SummedGaussians.apply(_squared_distances(a, b))
 
 
+# Each unordered pair of distinct cells of a minibatch of n, once: cell i with its partners
+# i + 1, ..., i + n // 2 (mod n), an (n, n // 2) layout. Every pair is in it once, except that
+# for even n the pairs at offset n / 2 are in it twice (i with i + n/2, and i + n/2 with i).
+# Half the kernel of the full (n, n) matrix, from strided views: no gather, no Python loop.
+
+
+def _partner_columns(values: torch.Tensor) -> torch.Tensor:
+    """``out[i, k] = values[(i + 1 + k) % n]`` for ``k < n // 2``."""
+    n = values.shape[0]
+    return torch.cat([values, values]).as_strided((n, n // 2), (1, 1), 1)
+
+
+def _pair_entries(matrix: torch.Tensor) -> torch.Tensor:
+    """``out[i, k] = matrix[i, (i + 1 + k) % n]`` for ``k < n // 2``."""
+    n = matrix.shape[0]
+    return torch.cat([matrix, matrix], 1).as_strided((n, n // 2), (2 * n + 1, 1), 1)
+
+
+class _PairSquaredDistances(torch.autograd.Function):
+    """Squared distances between each cell and its ``n // 2`` partners, from one Gram matrix.
+
+    The Gram matrix is symmetric, so its gradient needs one matrix product, not autograd's two.
+    """
+
+    @staticmethod
+    def forward(ctx, rep: torch.Tensor) -> torch.Tensor:
+        sq_norm = rep.square().sum(1)
+        ctx.save_for_backward(rep)
+        return sq_norm[:, None] + _partner_columns(sq_norm) - 2.0 * _pair_entries(rep @ rep.T)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (rep,) = ctx.saved_tensors
+        n = rep.shape[0]
+        # Back to (n, n): g[i, j] is the gradient of the distance of i to its partner j.
+        doubled = grad.new_zeros(n, 2 * n)
+        doubled.as_strided(grad.shape, (2 * n + 1, 1), 1).copy_(grad)
+        g = doubled[:, :n] + doubled[:, n:]
+        g = g + g.T
+        # d||r_i - r_j||^2 / dr_i = 2 (r_i - r_j), summed over both ends of every pair.
+        return 2.0 * (g.sum(1, keepdim=True) * rep - g @ rep)
+
+
 def mmd_all_pairs(representation: torch.Tensor, condition: torch.Tensor, n_conditions: int):
     """Sum over all pairs of conditions present of the squared MMD between their representations.
 
-    With ``G`` the one-hot condition matrix normalised per column (each column sums to one) and
-    ``K`` the kernel matrix of the minibatch, ``M = G^T K G`` holds the mean kernel value between
-    every two conditions, and ``MMD^2(i, j) = M_ii + M_jj - 2 M_ij``. Summed over ``i < j``
-    for ``P`` present conditions this is ``P * trace(M) - sum(M)``.
+    For ``P`` conditions present, with ``n_c`` cells of condition ``c``, the sum of
+    ``MMD^2(a, b) = mean K_aa + mean K_bb - 2 mean K_ab`` over pairs ``a < b`` is
+    ``sum over cells i, j of w_ij K_ij`` with ``w_ij = (P [c_i = c_j] - 1) / (n_ci n_cj)``.
+    ``K`` is symmetric and its diagonal is exactly 19 (a cell is at distance 0 from itself),
+    so only the ``n (n - 1) / 2`` pairs of distinct cells are computed, each once.
 
     Parameters
     ----------
@@ -100,17 +144,20 @@ def mmd_all_pairs(representation: torch.Tensor, condition: torch.Tensor, n_condi
     A 0-d tensor; zero when fewer than two conditions are present.
 
     """
-    one_hot = torch.nn.functional.one_hot(condition.reshape(-1).long(), n_conditions)
-    one_hot = one_hot.to(representation.dtype)
-    counts = one_hot.sum(0)
-    # Absent conditions get an all-zero column, hence a zero row and column in M, and drop out
-    # of both terms; no data-dependent branch, so no device synchronisation in the step.
-    weights = one_hot / counts.clamp_min(1.0)
+    n = representation.shape[0]
+    condition = condition.reshape(-1).long()
+    counts = torch.bincount(condition, minlength=n_conditions).to(representation.dtype)
+    # Absent conditions count zero cells and appear in no pair; no data-dependent branch, so
+    # no device synchronisation in the step.
     n_present = (counts > 0).sum()
-    sq_dist = _squared_distances(representation, representation)
-    # A cell's distance to itself is 0; the expanded form leaves rounding error there, which the
-    # smallest scales (1e-6) would turn into a kernel value well below 1.
-    sq_dist.fill_diagonal_(0.0)
+    inverse_count = (1.0 / counts.clamp_min(1.0))[condition]
+    diagonal = len(KERNEL_SCALES) * (n_present - 1) * inverse_count.square().sum()
+    if n < 2:
+        return diagonal
+    sq_dist = _PairSquaredDistances.apply(representation).clamp_min(0.0)
     kernel = _SummedGaussians.apply(sq_dist)
-    mean_kernel = weights.T @ kernel @ weights
-    return n_present * torch.trace(mean_kernel) - mean_kernel.sum()
+    same = condition[:, None] == _partner_columns(condition)
+    weight = inverse_count[:, None] * _partner_columns(inverse_count) * (n_present * same - 1.0)
+    if n % 2 == 0:
+        weight[:, -1] *= 0.5  # these pairs are in the layout twice
+    return diagonal + 2.0 * (weight * kernel).sum()

@@ -173,7 +173,10 @@ class TRVAEModule(BaseModuleClass):
         if self.likelihood == "mse":
             # ReLU output as in the paper: log-normalised expression is non-negative.
             mean = torch.relu(self.px_mean(hidden))
-            return Normal(mean, torch.full_like(mean, 0.5**0.5), normal_mu=mean)
+            # Not validated: checking every entry of a (cells, genes) tensor for NaNs on each
+            # step costs more than the decoder's activation.
+            scale = torch.full_like(mean, 0.5**0.5)
+            return Normal(mean, scale, normal_mu=mean, validate_args=False)
         scale = torch.softmax(self.px_mean(hidden), dim=-1)
         rate = torch.exp(library) * scale
         theta = torch.exp(self.px_r)
@@ -208,7 +211,7 @@ class TRVAEModule(BaseModuleClass):
         x = tensors[REGISTRY_KEYS.X_KEY]
         px = generative_outputs["px"]
         if self.likelihood == "mse":
-            reconstruction = (x - px.loc).square().sum(-1)
+            reconstruction = nn.functional.mse_loss(px.loc, x, reduction="none").sum(-1)
         else:
             reconstruction = -px.log_prob(x).sum(-1)
         qz = inference_outputs[MODULE_KEYS.QZ_KEY]
