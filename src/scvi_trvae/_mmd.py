@@ -7,8 +7,8 @@ Convention (state it wherever an MMD weight is quoted):
   MMD weight here means the same as its ``beta``. The Keras original averages (divides by 19).
 * Estimator: biased (V-statistic; the kernel diagonal is included), as in the original and
   scArches.
-* Conditions: every unordered pair of conditions present in the minibatch, all computed from a
-  single kernel matrix over the minibatch.
+* Conditions: every unordered pair of conditions present in the minibatch, all computed from
+  one kernel over the minibatch's pairs of cells (each pair once, see :func:`mmd_all_pairs`).
 """
 
 from __future__ import annotations
