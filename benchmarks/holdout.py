@@ -179,7 +179,9 @@ def complete_methods(table: pd.DataFrame) -> list[str]:
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """Mean over cell types of each method; for seeded methods, mean and sd over seeds."""
     table = table[table.method.isin(complete_methods(table))]
-    per_seed = table.groupby(["method", "seed"], sort=False)[SCORES].mean()
+    # A run repeated (same method, cell type and seed) counts once: average the repeats first.
+    per_run = table.groupby(["method", "seed", "cell_type"], sort=False)[SCORES].mean()
+    per_seed = per_run.groupby(["method", "seed"], sort=False).mean()
     mean = per_seed.groupby("method", sort=False).mean()
     sd = per_seed.groupby("method", sort=False).std()
     n_seeds = per_seed.groupby("method", sort=False).size()
