@@ -293,7 +293,8 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             Passed to :class:`~scvi.train.TrainingPlan` (``lr``, ``weight_decay``,
             ``n_epochs_kl_warmup``...). The KL warm-up and weight decay are off by default, as
             in the paper's Adam; without weight decay, the weights that query mapping freezes
-            stay exactly as they were.
+            stay exactly as they were. Metrics reach ``history`` as epoch means (scvi's
+            ``on_step`` has no effect).
         **kwargs
             Passed to :meth:`~scvi.model.base.UnsupervisedTrainingMixin.train` and on to
             :class:`~scvi.train.Trainer` (``train_size``, ``accelerator``, ``devices``,
