@@ -94,3 +94,11 @@ def test_kernel_gradient_matches_autograd_of_the_plain_formula():
     torch.testing.assert_close(multiscale_gaussian_kernel(a, b), plain(a))
     torch.testing.assert_close(grad_fast, grad_plain)
     assert torch.autograd.gradcheck(multiscale_gaussian_kernel, (a, b))
+
+
+@pytest.mark.parametrize("n_cells", [7, 8])  # odd, and even (pairs at offset n/2 twice)
+def test_mmd_gradient_matches_finite_differences(n_cells):
+    torch.manual_seed(0)
+    rep = torch.randn(n_cells, 3, dtype=torch.float64, requires_grad=True)
+    condition = torch.arange(n_cells) % 3
+    assert torch.autograd.gradcheck(lambda r: mmd_all_pairs(r, condition, 3), (rep,))

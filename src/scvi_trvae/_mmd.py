@@ -97,7 +97,7 @@ def _pair_entries(matrix: torch.Tensor) -> torch.Tensor:
 
 
 class _PairSquaredDistances(torch.autograd.Function):
-    """Squared distances between each cell and its ``n // 2`` partners, from one Gram matrix.
+    """Squared distances (>= 0) between each cell and its ``n // 2`` partners, from one Gram matrix.
 
     The Gram matrix is symmetric, so its gradient needs one matrix product, not autograd's two.
     """
@@ -106,7 +106,11 @@ class _PairSquaredDistances(torch.autograd.Function):
     def forward(ctx, rep: torch.Tensor) -> torch.Tensor:
         sq_norm = rep.square().sum(1)
         ctx.save_for_backward(rep)
-        return sq_norm[:, None] + _partner_columns(sq_norm) - 2.0 * _pair_entries(rep @ rep.T)
+        sq_dist = sq_norm[:, None] + _partner_columns(sq_norm)
+        sq_dist.sub_(2.0 * _pair_entries(rep @ rep.T))
+        # Rounding can leave near-identical cells a tiny negative distance. Their gradient
+        # 2 (r_i - r_j) is near zero anyway, so the backward does not mask these entries.
+        return sq_dist.clamp_min_(0.0)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
@@ -154,7 +158,7 @@ def mmd_all_pairs(representation: torch.Tensor, condition: torch.Tensor, n_condi
     diagonal = len(KERNEL_SCALES) * (n_present - 1) * inverse_count.square().sum()
     if n < 2:
         return diagonal
-    sq_dist = _PairSquaredDistances.apply(representation).clamp_min(0.0)
+    sq_dist = _PairSquaredDistances.apply(representation)
     kernel = _SummedGaussians.apply(sq_dist)
     same = condition[:, None] == _partner_columns(condition)
     weight = inverse_count[:, None] * _partner_columns(inverse_count) * (n_present * same - 1.0)
