@@ -55,29 +55,6 @@ class _SummedGaussians(torch.autograd.Function):
         return grad_kernel * slope
 
 
-def _squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    # Expanded form rather than cdist: its gradient is defined at zero distance.
-    return (a.square().sum(1, keepdim=True) + b.square().sum(1) - 2.0 * a @ b.T).clamp_min(0)
-
-
-def multiscale_gaussian_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Kernel matrix ``K[i, j] = sum_s exp(-||a_i - b_j||^2 / (2 s))``.
-
-    Parameters
-    ----------
-    a
-        Representations, shape ``(n, d)``.
-    b
-        Representations, shape ``(m, d)``.
-
-    Returns
-    -------
-    Kernel matrix of shape ``(n, m)``.
-
-    """
-    return _SummedGaussians.apply(_squared_distances(a, b))
-
-
 # Each unordered pair of distinct cells of a minibatch of n, once: cell i with its partners
 # i + 1, ..., i + n // 2 (mod n), an (n, n // 2) layout. Every pair is in it once, except that
 # for even n the pairs at offset n / 2 are in it twice (i with i + n/2, and i + n/2 with i).
@@ -107,7 +84,7 @@ class _PairSquaredDistances(torch.autograd.Function):
         sq_norm = rep.square().sum(1)
         ctx.save_for_backward(rep)
         sq_dist = sq_norm[:, None] + _partner_columns(sq_norm)
-        sq_dist.sub_(2.0 * _pair_entries(rep @ rep.T))
+        sq_dist.sub_(_pair_entries(rep @ rep.T), alpha=2.0)
         # Rounding can leave near-identical cells a tiny negative distance. Their gradient
         # 2 (r_i - r_j) is near zero anyway, so the backward does not mask these entries.
         return sq_dist.clamp_min_(0.0)

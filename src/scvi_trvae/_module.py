@@ -173,10 +173,9 @@ class TRVAEModule(BaseModuleClass):
         if self.likelihood == "mse":
             # ReLU output as in the paper: log-normalised expression is non-negative.
             mean = torch.relu(self.px_mean(hidden))
-            # Not validated: checking every entry of a (cells, genes) tensor for NaNs on each
-            # step costs more than the decoder's activation.
-            scale = torch.full_like(mean, 0.5**0.5)
-            return Normal(mean, scale, normal_mu=mean, validate_args=False)
+            # The fixed scale broadcasts (no (cells, genes) tensor), and nothing is validated:
+            # checking every entry for NaNs on each step costs more than the activation.
+            return Normal(mean, 0.5**0.5, normal_mu=mean, validate_args=False)
         scale = torch.softmax(self.px_mean(hidden), dim=-1)
         rate = torch.exp(library) * scale
         theta = torch.exp(self.px_r)
