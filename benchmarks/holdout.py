@@ -19,6 +19,8 @@ script, on the same split, scored by the same code:
     python benchmarks/holdout.py --data ../shared/data/kang2018_pbmc.h5ad --cell-type NK
     python benchmarks/holdout.py --all-cell-types --methods trvae,cvae,mmd_z,scarches,mean_shift,control \\
         --seeds 0,1,2 --output docs/benchmarks.md --plots docs/_static
+    python benchmarks/holdout.py --all-cell-types --methods trvae \
+        --model-kwargs '{"mmd_weight": 10}' --suffix _mmd10   # a row per setting of a sweep
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def _trvae(name, train, control, args, seed, likelihood="mse", **model_kwargs):
     # Count models: normalise each predicted cell like its control cell in X (log1p(expm1(X)).
     library_size = np.asarray(np.expm1(metrics._dense(control)).sum(1)).ravel()
     kwargs = {"library_size": library_size, **json.loads(args.predict_kwargs)}
-    label = name if likelihood == "mse" else f"{name}_{likelihood}"
+    label = (name if likelihood == "mse" else f"{name}_{likelihood}") + args.suffix
     predictions = {label: model.predict(control, target_condition=args.target, **kwargs)}
     if name == "trvae":  # the same model without the residual: an ablation at no training cost
         kwargs["add_residual"] = False
@@ -272,6 +274,9 @@ def parse_args(argv=None):
     parser.add_argument("--max-epochs", type=int, default=None, help="default: each method's own")
     parser.add_argument("--model-kwargs", default="{}", help="JSON passed to TRVAE()")
     parser.add_argument("--predict-kwargs", default="{}", help="JSON passed to TRVAE.predict()")
+    parser.add_argument(
+        "--suffix", default="", help="appended to the model rows' names (a --model-kwargs sweep)"
+    )
     parser.add_argument("--n-draws", type=int, default=100)
     parser.add_argument("--csv", default=None, help="write every row to this CSV")
     parser.add_argument("--output", default=None, help="write the tables to this markdown file")
