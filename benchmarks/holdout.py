@@ -19,7 +19,7 @@ script, on the same split, scored by the same code:
     python benchmarks/holdout.py --data ../shared/data/kang2018_pbmc.h5ad --cell-type NK
     python benchmarks/holdout.py --all-cell-types --methods trvae,cvae,mmd_z,scarches,mean_shift,control \\
         --seeds 0,1,2 --output docs/benchmarks.md --plots docs/_static
-    python benchmarks/holdout.py --all-cell-types --methods trvae \
+    python benchmarks/holdout.py --all-cell-types --methods trvae \\
         --model-kwargs '{"mmd_weight": 10}' --suffix _mmd10   # a row per setting of a sweep
 """
 

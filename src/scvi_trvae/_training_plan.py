@@ -12,9 +12,8 @@ class TRVAETrainingPlan(TrainingPlan):
     scvi's plan calls Lightning's ``log`` on every step for the loss, the KL weight, each ELBO
     term and each extra metric, and only the epoch means reach the history. Each call costs
     Lightning a copy of the metric's metadata; on CPU the seven calls took about a fifth of a
-    training step. Here a
-    step only adds to sums on the device (no synchronisation) and the epoch-end hooks log the
-    means under scvi's names: ``train_loss``, ``validation_loss``, ``elbo_train``,
+    training step. Here a step only adds to sums on the device (no synchronisation) and the
+    epoch-end hooks log the means under scvi's names: ``train_loss``, ``validation_loss``, ``elbo_train``,
     ``reconstruction_loss_train``, ``kl_local_train``, ``kl_global_train``, ``mmd_train``, their
     ``_validation`` counterparts, and ``kl_weight`` (its value at the end of the epoch).
 
