@@ -3,7 +3,8 @@ import itertools
 import pytest
 import torch
 
-from scvi_trvae._mmd import KERNEL_SCALES, _SummedGaussians, mmd_all_pairs
+from scvi_trvae import _mmd
+from scvi_trvae._mmd import KERNEL_SCALES, _PairKernelSum, mmd_all_pairs
 
 
 def kernel_of_distances(sq_dist):
@@ -24,10 +25,11 @@ def mmd_pair(a, b):
 
 
 def test_kernel_convention():
-    kernel = _SummedGaussians.apply(torch.tensor([3.0, 0.0]))  # squared distances 3 and 0
-    expected = sum(torch.exp(torch.tensor(-3.0 / (2 * s))) for s in KERNEL_SCALES)
-    assert torch.allclose(kernel[0], expected)
-    assert kernel[1] == pytest.approx(len(KERNEL_SCALES))
+    # Two cells at squared distance 3, one per condition: MMD^2 = k(a, a) + k(b, b) - 2 k(a, b).
+    rep = torch.tensor([[0.0], [3.0**0.5]], dtype=torch.float64)
+    kernel_at_3 = sum(torch.exp(torch.tensor(-3.0 / (2 * s))) for s in KERNEL_SCALES)
+    expected = 2 * len(KERNEL_SCALES) - 2 * kernel_at_3
+    torch.testing.assert_close(mmd_all_pairs(rep, torch.tensor([0, 1]), 2), expected.double())
 
 
 def test_zero_for_identical_samples():
@@ -85,14 +87,45 @@ def test_gradient_flows():
     assert rep.grad.abs().sum() > 0
 
 
-def test_kernel_and_its_gradient_match_the_plain_formula():
-    sq_dist = (torch.rand(12, 9, dtype=torch.float64) * 50).requires_grad_()
-    weights = torch.randn(12, 9, dtype=torch.float64)
-    (grad_fast,) = torch.autograd.grad((_SummedGaussians.apply(sq_dist) * weights).sum(), sq_dist)
-    (grad_plain,) = torch.autograd.grad((kernel_of_distances(sq_dist) * weights).sum(), sq_dist)
-    torch.testing.assert_close(_SummedGaussians.apply(sq_dist), kernel_of_distances(sq_dist))
-    torch.testing.assert_close(grad_fast, grad_plain)
-    assert torch.autograd.gradcheck(_SummedGaussians.apply, (sq_dist,))
+def pair_terms_inputs(n_cells, dtype=torch.float32):
+    """Squared distances in the pair layout, three conditions, and their weights' inputs."""
+    torch.manual_seed(0)
+    sq_dist = torch.rand(n_cells, n_cells // 2, dtype=dtype) * 300
+    condition = torch.arange(n_cells) % 3
+    inverse_count = 1.0 / torch.bincount(condition)[condition].to(dtype)
+    return sq_dist, condition, inverse_count, torch.tensor(3)
+
+
+@pytest.mark.parametrize("n_cells", [7, 8])
+def test_pair_kernel_gradient_matches_finite_differences(n_cells):
+    sq_dist, *rest = pair_terms_inputs(n_cells, torch.float64)
+    sq_dist = (sq_dist / 30).requires_grad_()  # where the middle scales have slope
+    assert torch.autograd.gradcheck(lambda d: _PairKernelSum.apply(d, *rest), (sq_dist,))
+
+
+def test_compiled_and_uncompiled_pair_kernels_agree():
+    inputs = pair_terms_inputs(512)
+    compiled = _mmd._compiled_pair_kernel_terms()(*inputs)
+    eager = _mmd._pair_kernel_terms(*inputs)
+    for a, b in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_falls_back_to_uncompiled_with_a_warning(monkeypatch):
+    def broken():
+        def fail(*args):
+            raise RuntimeError("no C++ compiler\nmore compiler output")
+
+        return fail
+
+    monkeypatch.setattr(_mmd, "_compiled_pair_kernel_terms", broken)
+    monkeypatch.setattr(_mmd, "_compiling_failed", False)
+    rep, condition = torch.randn(40, 5), torch.tensor([0, 1] * 20)
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler\\); the MMD runs uncompiled"):
+        value = mmd_all_pairs(rep, condition, 2)
+    assert _mmd._compiling_failed  # and later steps go straight to the uncompiled kernel
+    expected = mmd_pair(rep[condition == 0].double(), rep[condition == 1].double())
+    torch.testing.assert_close(value, expected.float())
 
 
 def test_mmd_gradient_matches_the_pairwise_formula():
