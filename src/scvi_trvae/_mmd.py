@@ -111,7 +111,7 @@ def _compiled_pair_kernel_terms():
     # Compiled, the weights and the 19 scales take one pass over the pairs instead of about
     # 100: the MMD takes a quarter less time. Compiling costs an import and, once per
     # process, about 5 s (12 s with no compile cache on disk yet), so it happens on first use.
-    # One version serves every minibatch size.
+    # One version serves every minibatch of 4 cells or more.
     return torch.compile(_pair_kernel_terms, dynamic=True)
 
 

@@ -13,8 +13,8 @@ class TRVAETrainingPlan(TrainingPlan):
     term and each extra metric, and only the epoch means reach the history. Each call costs
     Lightning a copy of the metric's metadata; on CPU the seven calls took about a fifth of a
     training step. Here a step only adds to sums on the device (no synchronisation) and the
-    epoch-end hooks log the means under scvi's names: ``train_loss``, ``validation_loss``, ``elbo_train``,
-    ``reconstruction_loss_train``, ``kl_local_train``, ``kl_global_train``, ``mmd_train``, their
+    epoch-end hooks log the means under scvi's names: ``train_loss``, ``validation_loss``,
+    ``elbo_train``, ``reconstruction_loss_train``, ``kl_local_train``, ``kl_global_train``, ``mmd_train``, their
     ``_validation`` counterparts, and ``kl_weight`` (its value at the end of the epoch).
 
     The means are logged outside inference mode: under DDP, Lightning's synchronisation updates
