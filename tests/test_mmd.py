@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from scvi_trvae import _mmd
-from scvi_trvae._mmd import KERNEL_SCALES, _PairKernelSum, mmd_all_pairs
+from scvi_trvae._mmd import KERNEL_SCALES, mmd_all_pairs
 
 
 def reference_kernel(a, b):
@@ -83,20 +83,13 @@ def test_gradient_flows():
     assert rep.grad.abs().sum() > 0
 
 
-def pair_terms_inputs(n_cells, dtype=torch.float32):
+def pair_terms_inputs(n_cells):
     """Squared distances in the pair layout, three conditions, and their weights' inputs."""
     torch.manual_seed(0)
-    sq_dist = torch.rand(n_cells, n_cells // 2, dtype=dtype) * 300
+    sq_dist = torch.rand(n_cells, n_cells // 2) * 300
     condition = torch.arange(n_cells) % 3
-    inverse_count = 1.0 / torch.bincount(condition)[condition].to(dtype)
+    inverse_count = 1.0 / torch.bincount(condition)[condition].float()
     return sq_dist, condition, inverse_count, torch.tensor(3)
-
-
-@pytest.mark.parametrize("n_cells", [7, 8])
-def test_pair_kernel_gradient_matches_finite_differences(n_cells):
-    sq_dist, *rest = pair_terms_inputs(n_cells, torch.float64)
-    sq_dist = (sq_dist / 30).requires_grad_()  # where the middle scales have slope
-    assert torch.autograd.gradcheck(lambda d: _PairKernelSum.apply(d, *rest), (sq_dist,))
 
 
 def test_compiled_and_uncompiled_pair_kernels_agree():

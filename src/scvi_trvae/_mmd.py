@@ -29,6 +29,9 @@ KERNEL_SCALES = (
 # i + 1, ..., i + n // 2 (mod n), an (n, n // 2) layout. Every pair is in it once, except that
 # for even n the pairs at offset n / 2 are in it twice (i with i + n/2, and i + n/2 with i).
 # Half the kernel of the full (n, n) matrix, from strided views: no gather, no Python loop.
+# A matrix over the pairs is read through an (n, n + n // 2) matrix whose last n // 2 columns
+# repeat its first, so that the partners of every cell are one stride apart. Building the
+# distances inside the compiled kernel, by gathers or from these views, was slower.
 
 
 def _partner_columns(values: torch.Tensor) -> torch.Tensor:
@@ -37,39 +40,15 @@ def _partner_columns(values: torch.Tensor) -> torch.Tensor:
     return torch.cat([values, values]).as_strided((n, n // 2), (1, 1), 1)
 
 
-def _pair_entries(matrix: torch.Tensor) -> torch.Tensor:
-    """``out[i, k] = matrix[i, (i + 1 + k) % n]`` for ``k < n // 2``."""
-    n = matrix.shape[0]
-    return torch.cat([matrix, matrix], 1).as_strided((n, n // 2), (2 * n + 1, 1), 1)
+def _wrapped(n: int, like: torch.Tensor) -> torch.Tensor:
+    """An uninitialised (n, n + n // 2) matrix; its last n // 2 columns are to repeat its first."""
+    return like.new_empty(n, n + n // 2)
 
 
-class _PairSquaredDistances(torch.autograd.Function):
-    """Squared distances (>= 0) between each cell and its ``n // 2`` partners, from one Gram matrix.
-
-    The Gram matrix is symmetric, so its gradient needs one matrix product, not autograd's two.
-    """
-
-    @staticmethod
-    def forward(ctx, rep: torch.Tensor) -> torch.Tensor:
-        sq_norm = rep.square().sum(1)
-        ctx.save_for_backward(rep)
-        sq_dist = sq_norm[:, None] + _partner_columns(sq_norm)
-        sq_dist.sub_(_pair_entries(rep @ rep.T), alpha=2.0)
-        # Rounding can leave near-identical cells a tiny negative distance. Their gradient
-        # 2 (r_i - r_j) is near zero anyway, so the backward does not mask these entries.
-        return sq_dist.clamp_min_(0.0)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (rep,) = ctx.saved_tensors
-        n = rep.shape[0]
-        # Back to (n, n): g[i, j] is the gradient of the distance of i to its partner j.
-        doubled = grad.new_zeros(n, 2 * n)
-        doubled.as_strided(grad.shape, (2 * n + 1, 1), 1).copy_(grad)
-        g = doubled[:, :n] + doubled[:, n:]
-        g = g + g.T
-        # d||r_i - r_j||^2 / dr_i = 2 (r_i - r_j), summed over both ends of every pair.
-        return 2.0 * (g.sum(1, keepdim=True) * rep - g @ rep)
+def _pair_entries(wrapped: torch.Tensor) -> torch.Tensor:
+    """``out[i, k] = wrapped[i, i + 1 + k]`` for ``k < n // 2``: a view, no copy."""
+    n, width = wrapped.shape
+    return wrapped.as_strided((n, n // 2), (width + 1, 1), 1)
 
 
 _MIN_EXPONENT = -80.0
@@ -111,8 +90,11 @@ def _compiled_pair_kernel_terms():
     # Compiled, the weights and the 19 scales take one pass over the pairs instead of about
     # 100: the MMD takes a quarter less time. Compiling costs an import and, once per
     # process, about 5 s (12 s with no compile cache on disk yet), so it happens on first use.
-    # One version serves every minibatch of 4 cells or more.
-    return torch.compile(_pair_kernel_terms, dynamic=True)
+    # One version serves every minibatch of 4 cells or more. With dynamic=True the 19 scales
+    # would also become inputs, turned into 19 tensors at every call (0.1 ms a call): keep
+    # them constants.
+    compiled = torch.compile(_pair_kernel_terms, dynamic=True)
+    return torch._dynamo.config.patch(specialize_float=True)(compiled)
 
 
 _compiling_failed = False
@@ -138,28 +120,45 @@ def _fused_pair_kernel_terms(*args: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 
 class _PairKernelSum(torch.autograd.Function):
-    """``sum(w * K(D))`` over the pair layout; the gradient flows to ``D`` only.
+    """``sum(w * K(D))`` over the pair layout, ``D`` the squared distances from one Gram matrix.
 
     Autograd would keep the 19 exponentials (19 tensors the size of ``D``) and make more passes
-    over them backwards; this saves only ``w * dK/dD``, computed in the same pass.
+    over them backwards; this saves only ``w * dK/dD``, computed in the same pass. The Gram
+    matrix is symmetric, so its gradient needs one matrix product, not autograd's two.
     """
 
     @staticmethod
-    def forward(ctx, sq_dist, condition, inverse_count, n_present) -> torch.Tensor:
-        # Detached: inside forward no graph is recorded anyway, and compiled code would
-        # otherwise keep one version for inputs that require gradients and one for those that
-        # do not (validation).
+    def forward(ctx, rep, condition, inverse_count, n_present) -> torch.Tensor:
+        # Autograd records nothing inside forward, so the compiled kernel sees inputs that do
+        # not require gradients, in training as in validation: one compiled version for both.
+        n = rep.shape[0]
+        gram = _wrapped(n, rep)
+        torch.mm(rep, rep.T, out=gram[:, :n])
+        gram[:, n:] = gram[:, : n // 2]
+        sq_norm = rep.square().sum(1)
+        sq_dist = sq_norm[:, None] + _partner_columns(sq_norm)
+        sq_dist.sub_(_pair_entries(gram), alpha=2.0)
+        # Rounding can leave near-identical cells a tiny negative distance. Their gradient
+        # 2 (r_i - r_j) is near zero anyway, so the backward does not mask these entries.
         weighted_kernel, weighted_slope = _fused_pair_kernel_terms(
-            sq_dist.detach(), condition, inverse_count, n_present
+            sq_dist.clamp_min_(0.0), condition, inverse_count, n_present
         )
-        ctx.save_for_backward(weighted_slope)
+        ctx.save_for_backward(rep, weighted_slope)
         # Summed outside: compiled, a reduction is specialised on its size (small or not).
         return weighted_kernel.sum()
 
     @staticmethod
     def backward(ctx, grad_total: torch.Tensor):
-        (weighted_slope,) = ctx.saved_tensors
-        return grad_total * weighted_slope, None, None, None
+        rep, weighted_slope = ctx.saved_tensors
+        n = rep.shape[0]
+        # Back to (n, n): g[i, j] is the gradient of the distance of i to its partner j.
+        wrapped = _wrapped(n, rep).zero_()
+        _pair_entries(wrapped).copy_(weighted_slope)
+        g = wrapped[:, :n]
+        g[:, : n // 2] += wrapped[:, n:]
+        g = g + g.T
+        # d||r_i - r_j||^2 / dr_i = 2 (r_i - r_j), summed over both ends of every pair.
+        return (2.0 * grad_total) * (g.sum(1, keepdim=True) * rep - g @ rep), None, None, None
 
 
 def mmd_all_pairs(representation: torch.Tensor, condition: torch.Tensor, n_conditions: int):
@@ -195,6 +194,5 @@ def mmd_all_pairs(representation: torch.Tensor, condition: torch.Tensor, n_condi
     diagonal = len(KERNEL_SCALES) * (n_present - 1) * inverse_count.square().sum()
     if n < 2:
         return diagonal
-    sq_dist = _PairSquaredDistances.apply(representation)
-    pair_sum = _PairKernelSum.apply(sq_dist, condition, inverse_count, n_present)
+    pair_sum = _PairKernelSum.apply(representation, condition, inverse_count, n_present)
     return diagonal + 2.0 * pair_sum
