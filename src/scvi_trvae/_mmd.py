@@ -40,9 +40,13 @@ def _partner_columns(values: torch.Tensor) -> torch.Tensor:
     return torch.cat([values, values]).as_strided((n, n // 2), (1, 1), 1)
 
 
-def _wrapped(n: int, like: torch.Tensor) -> torch.Tensor:
-    """An uninitialised (n, n + n // 2) matrix; its last n // 2 columns are to repeat its first."""
-    return like.new_empty(n, n + n // 2)
+def _wrapped(rep: torch.Tensor) -> torch.Tensor:
+    """An uninitialised (n, n + n // 2) matrix for the n cells of ``rep``.
+
+    Its last n // 2 columns are to repeat its first.
+    """
+    n = rep.shape[0]
+    return rep.new_empty(n, n + n // 2)
 
 
 def _pair_entries(wrapped: torch.Tensor) -> torch.Tensor:
@@ -132,10 +136,10 @@ class _PairKernelSum(torch.autograd.Function):
         # Autograd records nothing inside forward, so the compiled kernel sees inputs that do
         # not require gradients, in training as in validation: one compiled version for both.
         n = rep.shape[0]
-        gram = _wrapped(n, rep)
+        gram = _wrapped(rep)
         torch.mm(rep, rep.T, out=gram[:, :n])
         gram[:, n:] = gram[:, : n // 2]
-        sq_norm = rep.square().sum(1)
+        sq_norm = gram.diagonal()  # within the first n columns
         sq_dist = sq_norm[:, None] + _partner_columns(sq_norm)
         sq_dist.sub_(_pair_entries(gram), alpha=2.0)
         # Rounding can leave near-identical cells a tiny negative distance. Their gradient
@@ -144,7 +148,7 @@ class _PairKernelSum(torch.autograd.Function):
             sq_dist.clamp_min_(0.0), condition, inverse_count, n_present
         )
         ctx.save_for_backward(rep, weighted_slope)
-        # Summed outside: compiled, a reduction is specialised on its size (small or not).
+        # Summed outside: compiled, a sum needs a second version across 4,096 pairs.
         return weighted_kernel.sum()
 
     @staticmethod
@@ -152,7 +156,7 @@ class _PairKernelSum(torch.autograd.Function):
         rep, weighted_slope = ctx.saved_tensors
         n = rep.shape[0]
         # Back to (n, n): g[i, j] is the gradient of the distance of i to its partner j.
-        wrapped = _wrapped(n, rep).zero_()
+        wrapped = _wrapped(rep).zero_()
         _pair_entries(wrapped).copy_(weighted_slope)
         g = wrapped[:, :n]
         g[:, : n // 2] += wrapped[:, n:]

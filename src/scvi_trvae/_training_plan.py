@@ -14,8 +14,9 @@ class TRVAETrainingPlan(TrainingPlan):
     Lightning a copy of the metric's metadata; on CPU the seven calls took about a fifth of a
     training step. Here a step only adds to sums on the device (no synchronisation) and the
     epoch-end hooks log the means under scvi's names: ``train_loss``, ``validation_loss``,
-    ``elbo_train``, ``reconstruction_loss_train``, ``kl_local_train``, ``kl_global_train``, ``mmd_train``, their
-    ``_validation`` counterparts, and ``kl_weight`` (its value at the end of the epoch).
+    ``elbo_train``, ``reconstruction_loss_train``, ``kl_local_train``, ``kl_global_train``,
+    ``mmd_train``, their ``_validation`` counterparts, and ``kl_weight`` (its value at the end
+    of the epoch).
 
     The means are logged outside inference mode: under DDP, Lightning's synchronisation updates
     a logged tensor in place, which fails for the inference tensors that scvi-tools 1.4 logs.
