@@ -1,3 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z,cvae --seeds 3,4 --csv benchmarks/results/kang_seeds34.csv   # stopped after the B trvae rows
-python benchmarks/holdout.py --cell-type B --methods mmd_z --seeds 3,4 --csv benchmarks/results/kang_seeds34_b.csv
-python benchmarks/holdout.py --cell-type CD14+Mono,CD4T,CD8T,Dendritic,FCGR3A+Mono,NK --methods trvae,mmd_z --seeds 3,4 --csv benchmarks/results/kang_seeds34_c.csv
+python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z,cvae --seeds 3,4 --csv benchmarks/results/kang_seeds34.csv   # stopped after the B trvae rows; the rest in kang_seeds34_b and kang_seeds34_c
