@@ -32,16 +32,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell-type", default="NK")
     cell_type = parser.parse_args(argv).cell_type
-    args = holdout.parse_args(["--all-cell-types"])
+    args = holdout.parse_args(["--cell-type", cell_type])  # holdout.py's data, keys, defaults
     adata = sc.read_h5ad(args.data)
     train, control, real = holdout.split(adata, cell_type, args)
-    predictions = holdout._trvae("trvae", train, control, args, 0)
+    predictions = holdout.trvae(train, control, args, 0, "mse")
     rng = np.random.default_rng(0)
     predictions["trvae_likelihood_noise"] = with_noise(predictions["trvae_no_residual"], rng)
     predictions["trvae_residual_plus_noise"] = with_noise(predictions["trvae"], rng)
     degs = metrics.top_degs(real, control)
     for label, predicted in predictions.items():
-        scores = metrics.prediction_scores(predicted, real, control, degs=degs, seed=0)
+        scores = metrics.prediction_scores(
+            predicted, real, control, degs=degs, n_draws=args.n_draws, seed=0
+        )
         figures = zip(scores.score, scores.genes, scores["mean"], strict=True)
         print(cell_type, label, " ".join(f"{s}_{g}={m:.3f}" for s, g, m in figures))
 
