@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type Dendritic,CD14+Mono --methods trvae,mmd_z --seeds 0 --max-epochs 1500 --csv benchmarks/results/kang_epochs1500.csv   # run without --suffix; rows relabelled _epochs1500 afterwards
