@@ -159,6 +159,12 @@ def run_one(adata, cell_type, method, likelihood, seed, args):
     start = time.perf_counter()
     predictions = METHODS[method](train, control, args, seed, likelihood)
     seconds = time.perf_counter() - start
+    rows = score(predictions, real, control, cell_type, seed, seconds, args)
+    return rows, predictions, real, control
+
+
+def score(predictions, real, control, cell_type, seed, seconds, args) -> list[dict]:
+    """A row of scores per prediction ({label: AnnData}) of one held-out cell type."""
     degs = metrics.top_degs(real, control)
     rows = []
     for label, predicted in predictions.items():
@@ -169,7 +175,7 @@ def run_one(adata, cell_type, method, likelihood, seed, args):
         means = zip(scores.score, scores.genes, scores["mean"], strict=True)
         row.update({f"{s}_{g}": m for s, g, m in means})
         rows.append(row)
-    return rows, predictions, real, control
+    return rows
 
 
 def complete_methods(table: pd.DataFrame) -> list[str]:

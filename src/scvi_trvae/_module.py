@@ -21,6 +21,8 @@ COUNT_LIKELIHOODS = ("nb", "zinb")
 
 # The paper's activation: LeakyReLU with slope 0.2 (FCLayers calls activation_fn()).
 _leaky_relu = partial(nn.LeakyReLU, 0.2)
+# The MSE likelihood's scale: a squared error summed over genes is -log N(x; mean, 1/2) + const.
+MSE_SCALE = 0.5**0.5
 
 
 class TRVAEModule(BaseModuleClass):
@@ -175,7 +177,7 @@ class TRVAEModule(BaseModuleClass):
             mean = torch.relu(self.px_mean(hidden))
             # The fixed scale broadcasts (no (cells, genes) tensor), and nothing is validated:
             # checking every entry for NaNs on each step costs more than the activation.
-            return Normal(mean, 0.5**0.5, normal_mu=mean, validate_args=False)
+            return Normal(mean, MSE_SCALE, normal_mu=mean, validate_args=False)
         scale = torch.softmax(self.px_mean(hidden), dim=-1)
         rate = torch.exp(library) * scale
         theta = torch.exp(self.px_r)
