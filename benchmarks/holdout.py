@@ -66,7 +66,9 @@ def _trvae(name, train, control, args, seed, likelihood="mse", **model_kwargs):
     model = scvi_trvae.TRVAE(
         train, likelihood=likelihood, **{**json.loads(args.model_kwargs), **model_kwargs}
     )
-    model.train(max_epochs=args.max_epochs, enable_progress_bar=False)
+    model.train(
+        max_epochs=args.max_epochs, enable_progress_bar=False, **json.loads(args.train_kwargs)
+    )
     logging.info("trained %d epochs", len(model.history["train_loss"]))
     # Count models: normalise each predicted cell like its control cell in X (log1p(expm1(X)).
     library_size = np.asarray(np.expm1(metrics._dense(control)).sum(1)).ravel()
@@ -279,9 +281,10 @@ def parse_args(argv=None):
     parser.add_argument("--target", default="stimulated")
     parser.add_argument("--max-epochs", type=int, default=None, help="default: each method's own")
     parser.add_argument("--model-kwargs", default="{}", help="JSON passed to TRVAE()")
+    parser.add_argument("--train-kwargs", default="{}", help="JSON passed to TRVAE.train()")
     parser.add_argument("--predict-kwargs", default="{}", help="JSON passed to TRVAE.predict()")
     parser.add_argument(
-        "--suffix", default="", help="appended to the model rows' names (a --model-kwargs sweep)"
+        "--suffix", default="", help="appended to the model rows' names (a sweep of the *-kwargs)"
     )
     parser.add_argument("--n-draws", type=int, default=100)
     parser.add_argument("--csv", default=None, help="write every row to this CSV")

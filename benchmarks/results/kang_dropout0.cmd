@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type Dendritic,CD14+Mono --methods trvae --seeds 0 --model-kwargs '{"dropout_rate": 0.0}' --suffix _dropout0 --csv benchmarks/results/kang_dropout0.csv   # run with suffix _drop0; rows relabelled afterwards

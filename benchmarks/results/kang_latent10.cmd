@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type Dendritic,CD14+Mono --methods trvae --seeds 0 --model-kwargs '{"n_latent": 10}' --suffix _latent10 --csv benchmarks/results/kang_latent10.csv   # run with suffix _lat10; rows relabelled afterwards

@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type Dendritic,CD14+Mono --methods trvae --seeds 0 --model-kwargs '{"n_latent": 40}' --suffix _latent40 --csv benchmarks/results/kang_latent40.csv   # run with suffix _lat40; rows relabelled afterwards

@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type Dendritic,CD14+Mono --methods trvae --seeds 0 --model-kwargs '{"n_layers": 1}' --suffix _layers1 --csv benchmarks/results/kang_layers1.csv   # run with suffix _lay1; rows relabelled afterwards

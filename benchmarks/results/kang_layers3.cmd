@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type Dendritic,CD14+Mono --methods trvae --seeds 0 --model-kwargs '{"n_layers": 3}' --suffix _layers3 --csv benchmarks/results/kang_layers3.csv   # run with suffix _lay3; rows relabelled afterwards

@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type Dendritic,CD14+Mono --methods trvae --seeds 0 --train-kwargs '{"plan_kwargs": {"lr": 0.003}}' --suffix _lr3e-3 --csv benchmarks/results/kang_lr3e-3.csv   # first run through a wrapper that passed these train() kwargs, before holdout.py had --train-kwargs; the lr3e-3 Dendritic row, re-run with this command, came out identical
