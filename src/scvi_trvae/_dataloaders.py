@@ -112,8 +112,9 @@ def stratified_split(
 class ConditionBalancedDataSplitter(DataSplitter):
     """scvi's DataSplitter with a stratified split and condition-balanced minibatches.
 
-    Subclasses :class:`~scvi.dataloaders.DataSplitter`. The validation split is shuffled and stratified by condition; validation and test loaders
-    are scvi's own. Accepts the arguments of :class:`~scvi.dataloaders.DataSplitter`.
+    Subclasses :class:`~scvi.dataloaders.DataSplitter`. The validation split is shuffled and
+    stratified by condition; validation and test loaders are scvi's own. Accepts the arguments
+    of :class:`~scvi.dataloaders.DataSplitter`.
     """
 
     def setup(self, stage: str | None = None):
