@@ -72,7 +72,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         measures (docs/benchmarks.md).
     mmd_weight
         Weight of the MMD penalty (the paper's ``beta``); ``0`` gives a plain conditional VAE.
-        1, chosen on the Kang benchmark over 0, 0.1, 1, 10 and 100: 10 and 100 score lower, 0.1
+        1, chosen on the Kang benchmark over 0, 0.1, 1, 3, 10 and 100: 3 and above score lower, 0.1
         is level with 1 on one seed, and 1 is ahead of 0 over five (docs/benchmarks.md).
         Kernel convention: a sum over 19 Gaussian scales and the biased estimator, as in the
         scArches TRVAE, so its ``beta`` and this weight mean the same.
