@@ -41,6 +41,15 @@ def test_train_predict_evaluate(tmp_path, capsys):
     )  # fmt: skip
     predicted = anndata.read_h5ad(pred)
     assert predicted.n_obs == 40 and (predicted.obs.condition == "stimulated").all()
+    # Like TRVAE.predict, the command adds the residual unless told not to.
+    assert predicted.uns["trvae_predict"]["add_residual"]
+    main(
+        [
+            "predict", str(model), str(data), str(tmp_path / "plain.h5ad"),
+            "--target-condition", "stimulated", "--cell-type", "type0", "--no-add-residual",
+        ]
+    )  # fmt: skip
+    assert not anndata.read_h5ad(tmp_path / "plain.h5ad").uns["trvae_predict"]["add_residual"]
     main(
         [
             "evaluate", str(pred), str(data), "--cell-type", "type0", "--control", "control",

@@ -212,7 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-condition", required=True)
     p.add_argument("--source-condition", default=None, help="use only cells in this condition")
     p.add_argument("--cell-type", default=None, help="use only cells of this cell type")
-    p.add_argument("--add-residual", action="store_true", help="keep each cell's residual")
+    p.add_argument(
+        "--add-residual",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add each cell's own residual, as TRVAE.predict does by default",
+    )
     p.add_argument("--library-size", type=float, default=1e4, help="count models: target sum")
     p.set_defaults(func=predict)
 
