@@ -68,7 +68,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         ``"mse"`` for log-normalised data (the default), ``"nb"`` or ``"zinb"`` for raw counts.
     kl_weight
         Weight of the KL divergence (the paper's ``alpha``). 0.1, chosen on the Kang benchmark
-        over 0.01 and 1: with every cell type held out in turn, it scores highest on all five
+        over 0.01, 0.3 and 1: with every cell type held out in turn, it scores highest on all five
         measures (docs/benchmarks.md).
     mmd_weight
         Weight of the MMD penalty (the paper's ``beta``); ``0`` gives a plain conditional VAE.
