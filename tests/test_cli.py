@@ -1,8 +1,12 @@
+import inspect
+
 import anndata
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
+from scvi_trvae import TRVAE
 from scvi_trvae.cli import main
 from scvi_trvae.data import synthetic_perturbation
 
@@ -41,15 +45,19 @@ def test_train_predict_evaluate(tmp_path, capsys):
     )  # fmt: skip
     predicted = anndata.read_h5ad(pred)
     assert predicted.n_obs == 40 and (predicted.obs.condition == "stimulated").all()
-    # Like TRVAE.predict, the command adds the residual unless told not to.
-    assert predicted.uns["trvae_predict"]["add_residual"]
+    # The command's default is TRVAE.predict's (the residual); --no-add-residual leaves it out.
+    api_default = inspect.signature(TRVAE.predict).parameters["add_residual"].default
+    assert predicted.uns["trvae_predict"]["add_residual"] == api_default
     main(
         [
             "predict", str(model), str(data), str(tmp_path / "plain.h5ad"),
-            "--target-condition", "stimulated", "--cell-type", "type0", "--no-add-residual",
+            "--target-condition", "stimulated", "--cell-type", "type0",
+            "--source-condition", "control", "--no-add-residual",
         ]
     )  # fmt: skip
-    assert not anndata.read_h5ad(tmp_path / "plain.h5ad").uns["trvae_predict"]["add_residual"]
+    plain = anndata.read_h5ad(tmp_path / "plain.h5ad")
+    assert not plain.uns["trvae_predict"]["add_residual"]
+    assert not np.allclose(plain.X, predicted.X)
     main(
         [
             "evaluate", str(pred), str(data), "--cell-type", "type0", "--control", "control",
