@@ -66,7 +66,8 @@ def test_query_mapping_a_new_donor(donors):
         old = before[key]
         if after.shape != old.shape:  # a first layer, grown by the new condition's column
             assert torch.equal(after[:, : old.shape[1]], old), key
-            changed_new_columns |= not torch.allclose(after[:, old.shape[1] :], torch.zeros(1))
+            new_columns = after[:, old.shape[1] :]
+            changed_new_columns |= not torch.allclose(new_columns, torch.zeros_like(new_columns))
         else:
             assert torch.equal(after, old), f"reference weight {key} changed"
     assert changed_new_columns, "query training did not train the new condition"

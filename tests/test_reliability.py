@@ -110,7 +110,9 @@ def test_load_in_a_fresh_process(adata, tmp_path):
     )
     out = tmp_path / "prediction.npy"
     subprocess.run([sys.executable, "-c", script, tmp_path / "model", out], check=True)
-    np.testing.assert_array_equal(np.load(out), expected)
+    # Trained on a GPU where there is one: its float32 kernels differ from the CPU's in the
+    # last bits (1e-6 here), so the CPU load matches to float32 precision, not bit for bit.
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_load_with_reordered_genes(adata, tmp_path):
@@ -198,4 +200,5 @@ def test_load_a_model_saved_on_gpu_onto_cpu(adata, tmp_path, monkeypatch):
             torch.load(tmp_path / "gpu_model" / "model.pt", weights_only=False)
     loaded = TRVAE.load(tmp_path / "gpu_model", adata=adata, accelerator="cpu")
     assert loaded.device.type == "cpu"
-    np.testing.assert_array_equal(loaded.predict(target_condition="stimulated").X, expected)
+    predicted = loaded.predict(target_condition="stimulated").X
+    np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-6)  # as above
