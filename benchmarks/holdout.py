@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 import scvi
+import torch
 
 import scvi_trvae
 from scvi_trvae import metrics
@@ -54,6 +55,8 @@ SCORES = [
 ]
 HEADLINE = ["r2_mean_all", "r2_mean_top100", "r2_var_all", "change_r_all", "change_r_top100"]
 DETERMINISTIC = ("mean_shift", "control")
+# Where the models train: scvi's trainer and the scArches trainer both take the GPU if there is one.
+DEVICE = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
 
 
 def _trvae(name, train, control, args, seed, likelihood="mse", **model_kwargs):
@@ -174,6 +177,7 @@ def score(predictions, real, control, cell_type, seed, seconds, args) -> list[di
             predicted, real, control, degs=degs, n_draws=args.n_draws, seed=seed
         )
         row = {"method": label, "cell_type": cell_type, "seed": seed, "seconds": round(seconds, 1)}
+        row["device"] = DEVICE
         means = zip(scores.score, scores.genes, scores["mean"], strict=True)
         row.update({f"{s}_{g}": m for s, g, m in means})
         rows.append(row)
@@ -219,9 +223,8 @@ def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
         "",
         *[f"    {command}" for command in commands],
         "",
-        f"(Training and prediction: {table.seconds.sum() / 60:.0f} min in all on a 2-core CPU "
-        "machine.) Methods: see the docstring of "
-        "`benchmarks/holdout.py`.",
+        f"(Training and prediction, summed over the runs: {_minutes_by_device(table)}.) Methods: "
+        "see the docstring of `benchmarks/holdout.py`.",
         "",
         "## Mean over cell types",
         "",
@@ -236,6 +239,14 @@ def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
         "",
     ]
     path.write_text("\n".join(text))
+
+
+def _minutes_by_device(table: pd.DataFrame) -> str:
+    # Rows saved before the device was recorded were all run on the project's CPU machine.
+    device = table["device"] if "device" in table else pd.Series("cpu", index=table.index)
+    minutes = table.seconds.groupby(device.fillna("cpu"), sort=False).sum() / 60
+    where = {"cpu": "a 2-core CPU machine"}
+    return ", ".join(f"{m:.0f} min on {where.get(d, f'one {d}')}" for d, m in minutes.items())
 
 
 def incomplete_note(table: pd.DataFrame) -> str:
