@@ -4,10 +4,10 @@ Builds a synthetic sparse AnnData (default 100,000 cells x 2,000 genes, 2 condit
 types, log-normalised values, ~10% non-zero), trains each implementation for a few epochs with
 the same architecture (hidden [128, 128], latent 20, MSE, MMD on the first decoder layer, batch
 size 128) and prints seconds per epoch, cells per second and the ratio; scvi-trvae first trains
-one epoch on 1,000 cells, timed apart, in which its MMD kernel is compiled. Both train on the GPU
-where there is one (the scArches trainer takes it whenever CUDA is available), else on the CPU. Then times one
+one epoch on 1,000 cells, timed apart, in which its MMD kernel is compiled. Then times one
 training step with the MMD on and off (weight 0) at batch size 512 for 2, 4 and 16 conditions,
-with glibc set to keep freed memory (:func:`keep_freed_memory`).
+with glibc set to keep freed memory (:func:`keep_freed_memory`). Everything runs on the GPU where
+there is one (the scArches trainer takes it whenever CUDA is available), else on the CPU.
 
     pip install --group bench   # scarches, beside scvi-trvae
     python benchmarks/speed.py
