@@ -1,6 +1,7 @@
 import matplotlib
 import numpy as np
 import pytest
+import torch
 from helpers import TRAIN_FAST
 
 from scvi_trvae import TRVAE, metrics, pl
@@ -38,6 +39,21 @@ def test_scores_are_seeded(sets):
     a = metrics.prediction_scores(control, real, control, n_draws=5, seed=1)
     b = metrics.prediction_scores(control, real, control, n_draws=5, seed=1)
     assert a.equals(b)
+
+
+@pytest.fixture
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_top_degs_leaves_torch_threads_alone(sets, one_torch_thread):
+    # scanpy's Wilcoxon test runs numba in parallel, on the OpenMP runtime that torch uses.
+    control, real = sets
+    metrics.top_degs(real, control)
+    assert torch.get_num_threads() == 1
 
 
 def test_top_degs_finds_the_responding_genes(adata, sets):

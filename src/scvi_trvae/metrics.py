@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scanpy as sc
+import torch
 from anndata import AnnData
 from scipy import sparse
 
@@ -69,9 +70,23 @@ def top_degs(
         ),
         var=pd.DataFrame(index=perturbed.var_names),
     )
-    sc.tl.rank_genes_groups(
-        both, "group", groups=["perturbed"], reference="control", method=method, n_genes=n_genes
-    )
+    # The Wilcoxon test runs numba in parallel, and numba's OpenMP threading layer uses the
+    # libgomp that torch loaded: it sets torch's thread count to every core, undoing
+    # torch.set_num_threads (or OMP_NUM_THREADS) for every later training. Two single-threaded
+    # benchmark runs on two cores then trained with two threads each, and a training that had
+    # taken 3 minutes had not ended after 28. So give torch its thread count back.
+    threads = torch.get_num_threads()
+    try:
+        sc.tl.rank_genes_groups(
+            both,
+            "group",
+            groups=["perturbed"],
+            reference="control",
+            method=method,
+            n_genes=n_genes,
+        )
+    finally:
+        torch.set_num_threads(threads)
     return list(both.uns["rank_genes_groups"]["names"]["perturbed"])
 
 
