@@ -35,6 +35,11 @@ def _read(path: str):
     return anndata.read_h5ad(path)
 
 
+def _given(**options) -> dict:
+    """The options the user gave; the others are left to TRVAE's own defaults."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def _cells(adata, cell_type_key, cell_type, condition_key, condition):
     """The cells of one cell type and/or condition (``None``: any), as a new AnnData."""
     mask = np.ones(adata.n_obs, dtype=bool)
@@ -133,7 +138,9 @@ def train(args):
     )
     model = TRVAE(adata, likelihood=args.likelihood)
     model.train(
-        max_epochs=args.max_epochs, accelerator=args.accelerator, batch_size=args.batch_size
+        max_epochs=args.max_epochs,
+        accelerator=args.accelerator,
+        **_given(batch_size=args.batch_size),
     )
     model.save(args.model_dir, overwrite=args.overwrite)
     print(f"Saved the model to {args.model_dir}.")
@@ -156,8 +163,7 @@ def predict(args):
     model = TRVAE.load(args.model_dir, adata=adata)
     pred = model.predict(
         target_condition=args.target_condition,
-        add_residual=args.add_residual,
-        library_size=args.library_size,
+        **_given(add_residual=args.add_residual, library_size=args.library_size),
     )
     pred.write_h5ad(args.out)
     print(f"Wrote {pred.n_obs} predicted cells to {args.out}.")
@@ -200,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", default=None, help="layer with the data (default X)")
     p.add_argument("--likelihood", default="mse", choices=["mse", "nb", "zinb"])
     p.add_argument("--max-epochs", type=int, default=None, help="default: scvi's heuristic")
-    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=None, help="default: TRVAE.train's")
     p.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model_dir")
     p.set_defaults(func=train)
@@ -215,10 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--add-residual",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="add each cell's own residual, as TRVAE.predict does by default",
+        default=None,
+        help="add each cell's own residual (default: TRVAE.predict's)",
     )
-    p.add_argument("--library-size", type=float, default=1e4, help="count models: target sum")
+    p.add_argument(
+        "--library-size", type=float, default=None, help="count models: target sum of each cell"
+    )
     p.set_defaults(func=predict)
 
     p = sub.add_parser("evaluate", help="score a prediction against the real cells")
