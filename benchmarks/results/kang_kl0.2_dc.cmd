@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type Dendritic --methods mmd_z --seeds 0,1 --model-kwargs '{"kl_weight": 0.2}' --suffix _kl0.2 --csv benchmarks/results/kang_kl0.2_dc.csv   # mmd_z of seeds 0 and 1 on dendritic cells, which kang_kl0.2_s01 did not reach

@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --cell-type FCGR3A+Mono,NK --methods trvae,mmd_z --seeds 0,1,3,4 --model-kwargs '{"kl_weight": 0.2}' --suffix _kl0.2 --csv benchmarks/results/kang_kl0.2_fn.csv   # the cell types kang_kl0.2_s01 and kang_kl0.2_s34 did not reach

@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z --seeds 0,1 --model-kwargs '{"kl_weight": 0.2}' --suffix _kl0.2 --csv benchmarks/results/kang_kl0.2_s01.csv   # stopped during Dendritic (machine restart): trvae through Dendritic, mmd_z through CD8T

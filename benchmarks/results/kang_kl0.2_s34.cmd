@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z --seeds 3,4 --model-kwargs '{"kl_weight": 0.2}' --suffix _kl0.2 --csv benchmarks/results/kang_kl0.2_s34.csv   # stopped after Dendritic (machine restart)
