@@ -68,8 +68,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         ``"mse"`` for log-normalised data (the default), ``"nb"`` or ``"zinb"`` for raw counts.
     kl_weight
         Weight of the KL divergence (the paper's ``alpha``). 0.1, chosen on the Kang benchmark
-        over 0.01, 0.3 and 1: with every cell type held out in turn, it scores highest on all five
-        measures (docs/benchmarks.md).
+        (every cell type held out in turn) over 0.01, 0.3 and 1, which score lower on all five
+        measures; 0.2 scores level with it on the variances and a little higher on the means
+        and the change (docs/benchmarks.md).
     mmd_weight
         Weight of the MMD penalty (the paper's ``beta``); ``0`` gives a plain conditional VAE.
         1, chosen on the Kang benchmark over 0, 0.1, 1, 3, 10 and 100: 3 and above score lower, 0.1
