@@ -17,9 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scanpy as sc
-import torch
 from anndata import AnnData
 from scipy import sparse
+
+from ._threads import torch_threads_kept
 
 __all__ = ["control_baseline", "mean_shift_baseline", "prediction_scores", "top_degs"]
 
@@ -70,13 +71,7 @@ def top_degs(
         ),
         var=pd.DataFrame(index=perturbed.var_names),
     )
-    # The Wilcoxon test runs numba in parallel, and numba's OpenMP threading layer uses the
-    # libgomp that torch loaded: it sets torch's thread count to every core, undoing
-    # torch.set_num_threads (or OMP_NUM_THREADS) for every later training. Two single-threaded
-    # benchmark runs on two cores then trained with two threads each, and a training that had
-    # taken 3 minutes had not ended after 28. So give torch its thread count back.
-    threads = torch.get_num_threads()
-    try:
+    with torch_threads_kept():
         sc.tl.rank_genes_groups(
             both,
             "group",
@@ -85,8 +80,6 @@ def top_degs(
             method=method,
             n_genes=n_genes,
         )
-    finally:
-        torch.set_num_threads(threads)
     return list(both.uns["rank_genes_groups"]["names"]["perturbed"])
 
 

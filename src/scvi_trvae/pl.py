@@ -18,6 +18,7 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from scipy import stats
 
+from ._threads import torch_threads_kept
 from .metrics import _dense, top_degs
 
 __all__ = ["embedding", "gene_distribution", "reg_mean_plot", "reg_var_plot"]
@@ -213,8 +214,9 @@ def embedding(
     if color is None:
         color = [model.condition_key] + ([model.cell_type_key] if model.cell_type_key else [])
     view = AnnData(obs=adata.obs[color].copy(), obsm={"X_rep": np.asarray(rep)})
-    sc.pp.neighbors(view, use_rep="X_rep")
-    sc.tl.umap(view)
+    with torch_threads_kept():
+        sc.pp.neighbors(view, use_rep="X_rep")
+        sc.tl.umap(view)
     axes = sc.pl.umap(
         view, color=color, show=False, title=[f"{representation}: {c}" for c in color]
     )
