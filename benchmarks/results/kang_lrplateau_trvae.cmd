@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 0 --train-kwargs '{"plan_kwargs": {"reduce_lr_on_plateau": true, "lr_patience": 10}}' --suffix _lrplateau --csv benchmarks/results/kang_lrplateau_trvae.csv
