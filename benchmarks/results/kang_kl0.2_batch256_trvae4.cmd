@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 4 --model-kwargs '{"kl_weight": 0.2}' --train-kwargs '{"batch_size": 256}' --suffix _kl0.2_batch256 --csv benchmarks/results/kang_kl0.2_batch256_trvae4.csv
