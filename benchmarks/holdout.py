@@ -59,8 +59,8 @@ DETERMINISTIC = ("mean_shift", "control")
 DEVICE = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
 
 
-def _trvae(name, train, control, args, seed, likelihood="mse", **model_kwargs):
-    """Train scvi-trvae and predict; {label: prediction}."""
+def fit(train, args, seed, likelihood="mse", **model_kwargs) -> scvi_trvae.TRVAE:
+    """scvi-trvae trained on ``train`` with ``--model-kwargs`` and ``--train-kwargs``."""
     scvi.settings.seed = seed
     layer = None if likelihood == "mse" else args.counts_layer
     scvi_trvae.TRVAE.setup_anndata(
@@ -73,9 +73,18 @@ def _trvae(name, train, control, args, seed, likelihood="mse", **model_kwargs):
         max_epochs=args.max_epochs, enable_progress_bar=False, **json.loads(args.train_kwargs)
     )
     logging.info("trained %d epochs", len(model.history["train_loss"]))
-    # Count models: normalise each predicted cell like its control cell in X (log1p(expm1(X)).
-    library_size = np.asarray(np.expm1(metrics._dense(control)).sum(1)).ravel()
-    kwargs = {"library_size": library_size, **json.loads(args.predict_kwargs)}
+    return model
+
+
+def library_sizes(control) -> np.ndarray:
+    """Each control cell's total of expm1(X): count models' predictions are normalised to it."""
+    return np.asarray(np.expm1(metrics._dense(control)).sum(1)).ravel()
+
+
+def _trvae(name, train, control, args, seed, likelihood="mse", **model_kwargs):
+    """Train scvi-trvae and predict; {label: prediction}."""
+    model = fit(train, args, seed, likelihood, **model_kwargs)
+    kwargs = {"library_size": library_sizes(control), **json.loads(args.predict_kwargs)}
     label = (name if likelihood == "mse" else f"{name}_{likelihood}") + args.suffix
     predictions = {label: model.predict(control, target_condition=args.target, **kwargs)}
     if name == "trvae":  # the same model without the residual: an ablation at no training cost
