@@ -1,8 +1,8 @@
 """Where the R^2 of variances is lost: the genes of highest variance in the real perturbed cells.
 
-Trains the models of ``holdout.py`` (seed 0, defaults) with each cell type's stimulated cells
-held out, predicts them, and prints per cell type and model, on all the held-out cells (no
-draws): R^2 of per-gene variances over all genes, and without the top-k genes by real variance;
+Trains the models of ``holdout.py`` (their defaults; ``--seed``, 0 by default) with each cell
+type's stimulated cells held out, predicts them, and prints per cell type and model (and the
+control cells as a prediction), on all the held-out cells (no draws): R^2 of per-gene variances over all genes, and without the top-k genes by real variance;
 for those top-k genes, the median of predicted / real variance and of control / real variance;
 and, summed over genes, the variances of the two parts of a prediction with the residual,
 ``x`` (the control cell) and ``delta`` (predicted minus control), and twice their covariance.
