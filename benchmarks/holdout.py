@@ -167,6 +167,13 @@ def split(adata, cell_type, args):
     return train, control, real
 
 
+def held_out_cell_types(adata, args) -> list[str]:
+    """Every cell type with --all-cell-types, else those of --cell-type."""
+    if args.all_cell_types:
+        return sorted(adata.obs[args.cell_type_key].unique())
+    return args.cell_type.split(",")
+
+
 def run_one(adata, cell_type, method, likelihood, seed, args):
     """Rows of scores (one per prediction the method makes) and the predictions."""
     train, control, real = split(adata, cell_type, args)
@@ -325,11 +332,6 @@ def main(argv=None):
             table = table[table.cell_type.isin(args.cell_type.split(","))]
         return report(table, args)
     adata = sc.read_h5ad(args.data)
-    cell_types = (
-        sorted(adata.obs[args.cell_type_key].unique())
-        if args.all_cell_types
-        else args.cell_type.split(",")
-    )
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = []
     for method in args.methods.split(","):
@@ -342,7 +344,7 @@ def main(argv=None):
             for seed in (seeds[:1] if method in DETERMINISTIC else seeds)
         ]
     rows = []
-    for cell_type in cell_types:
+    for cell_type in held_out_cell_types(adata, args):
         for method, likelihood, seed in runs:
             new, predictions, real, control = run_one(
                 adata, cell_type, method, likelihood, seed, args

@@ -29,6 +29,7 @@ import scanpy as sc
 import torch
 from scipy import sparse, stats
 
+from scvi_trvae._compat import MODULE_KEYS
 from scvi_trvae._module import MSE_SCALE
 
 
@@ -51,9 +52,9 @@ def negative_binomials(model, counts, source, target):
     distributions = []
     for condition in (source, target):
         px = module.generative(
-            inference["qz"].loc,
+            inference[MODULE_KEYS.QZ_KEY].loc,
             batch,
-            inference["library"],
+            inference[MODULE_KEYS.LIBRARY_KEY],
             transform_batch=model.conditions.index(condition),
         )["px"]
         mu = px.mu.double().cpu().numpy()

@@ -2,10 +2,12 @@
 
 Trains the models of ``holdout.py`` (their defaults; ``--seed``, 0 by default) with each cell
 type's stimulated cells held out, predicts them, and prints per cell type and model (and the
-control cells as a prediction), on all the held-out cells (no draws): R^2 of per-gene variances over all genes, and without the top-k genes by real variance;
-for those top-k genes, the median of predicted / real variance and of control / real variance;
-and, summed over genes, the variances of the two parts of a prediction with the residual,
-``x`` (the control cell) and ``delta`` (predicted minus control), and twice their covariance.
+control cells as a prediction), on all the held-out cells (no draws): R^2 of per-gene variances
+over all genes, and without the top-k genes by real variance; for those top-k genes, the median
+of predicted / real variance and of control / real variance; and, summed over genes, the
+variances of the two parts of a prediction with the residual, ``x`` (the control cell) and
+``delta`` (predicted minus control), and twice their covariance. Options other than its own
+(the cell types, the data and its keys) are ``holdout.py``'s.
 
     python benchmarks/variance_genes.py --all-cell-types --methods trvae,mmd_z
 """
@@ -24,7 +26,7 @@ from scvi_trvae import metrics
 def variance_profile(predicted, real, control, top: int) -> dict:
     """Figures of one prediction (see the module docstring)."""
     x, p, r = (metrics._dense(a) for a in (control, predicted, real))
-    real_var, predicted_var = r.var(0), p.var(0)
+    real_var, predicted_var, control_var = r.var(0), p.var(0), x.var(0)
     top_genes = np.argsort(-real_var)[:top]
     rest = np.setdiff1d(np.arange(r.shape[1]), top_genes)
     delta = p - x
@@ -33,8 +35,8 @@ def variance_profile(predicted, real, control, top: int) -> dict:
         "r2_var_all": metrics._r2(predicted_var, real_var),
         f"r2_var_without_top{top}": metrics._r2(predicted_var[rest], real_var[rest]),
         f"top{top}_pred/real": np.median(predicted_var[top_genes] / real_var[top_genes]),
-        f"top{top}_control/real": np.median(x.var(0)[top_genes] / real_var[top_genes]),
-        "sum_var_x": x.var(0).sum(),
+        f"top{top}_control/real": np.median(control_var[top_genes] / real_var[top_genes]),
+        "sum_var_x": control_var.sum(),
         "sum_var_delta": delta.var(0).sum(),
         "sum_2cov": 2 * covariance.sum(),
         "sum_var_real": real_var.sum(),
@@ -43,20 +45,13 @@ def variance_profile(predicted, real, control, top: int) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cell-type", default="NK", help="comma-separated")
-    parser.add_argument("--all-cell-types", action="store_true")
     parser.add_argument("--methods", default="trvae,mmd_z")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--top", type=int, default=20)
-    own = parser.parse_args(argv)
-    args = holdout.parse_args([])  # holdout.py's data, keys and defaults
+    own, rest = parser.parse_known_args(argv)
+    args = holdout.parse_args(rest)  # the cell types, data and keys, as holdout.py takes them
     adata = sc.read_h5ad(args.data)
-    cell_types = (
-        sorted(adata.obs[args.cell_type_key].unique())
-        if own.all_cell_types
-        else own.cell_type.split(",")
-    )
-    for cell_type in cell_types:
+    for cell_type in holdout.held_out_cell_types(adata, args):
         train, control, real = holdout.split(adata, cell_type, args)
         predictions = {"control": control}
         for method in own.methods.split(","):
