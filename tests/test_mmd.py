@@ -75,6 +75,26 @@ def test_absent_condition_is_skipped():
     assert mmd_all_pairs(rep[:20], condition[:20], 3) == 0  # a single condition
 
 
+def test_by_group_averages_the_groups_with_two_conditions():
+    torch.manual_seed(0)
+    condition = torch.randint(0, 3, (80,))
+    group = torch.randint(0, 3, (80,))
+    condition[group == 2] = 1  # group 2 has one condition: no term, and not in the average
+    rep = torch.randn(80, 5) + condition[:, None] * 0.7 + group[:, None]
+    per_group = [
+        sum(
+            mmd_pair(rep[(group == g) & (condition == i)], rep[(group == g) & (condition == j)])
+            for i, j in itertools.combinations(range(3), 2)
+        )
+        for g in (0, 1)
+    ]
+    expected = (per_group[0] + per_group[1]) / 2
+    assert torch.allclose(mmd_all_pairs(rep, condition, 3, group, 3), expected, rtol=1e-4)
+    # One group is the global MMD.
+    global_mmd = mmd_all_pairs(rep, condition, 3)
+    assert torch.allclose(mmd_all_pairs(rep, condition, 3, torch.zeros_like(group), 3), global_mmd)
+
+
 def test_gradient_flows():
     rep = torch.randn(40, 5, requires_grad=True)
     condition = torch.tensor([0, 1] * 20)
@@ -84,12 +104,13 @@ def test_gradient_flows():
 
 
 def pair_terms_inputs(n_cells):
-    """Squared distances in the pair layout, three conditions, and their weights' inputs."""
+    """Squared distances in the pair layout, three conditions in two groups, weights' inputs."""
     torch.manual_seed(0)
     sq_dist = torch.rand(n_cells, n_cells // 2) * 300
     condition = torch.arange(n_cells) % 3
-    inverse_count = 1.0 / torch.bincount(condition)[condition].float()
-    return sq_dist, condition, inverse_count, torch.tensor(3)
+    group = torch.arange(n_cells) % 2
+    inverse_count = 1.0 / torch.bincount(condition * 2 + group)[condition * 2 + group].float()
+    return sq_dist, condition * 2 + group, group, inverse_count, torch.full((n_cells,), 3.0)
 
 
 def test_compiled_and_uncompiled_pair_kernels_agree():

@@ -61,6 +61,7 @@ _MIN_EXPONENT = -80.0
 def _pair_kernel_terms(
     sq_dist: torch.Tensor,
     condition: torch.Tensor,
+    group: torch.Tensor,
     inverse_count: torch.Tensor,
     n_present: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,7 +76,10 @@ def _pair_kernel_terms(
     it is also fast uncompiled.
     """
     same = condition[:, None] == _partner_columns(condition)
-    weight = inverse_count[:, None] * _partner_columns(inverse_count) * (n_present * same - 1.0)
+    same_group = (group[:, None] == _partner_columns(group)).to(sq_dist.dtype)
+    weight = (n_present[:, None] * same - same_group) * (
+        inverse_count[:, None] * _partner_columns(inverse_count)
+    )
     # For even n the last column's pairs are in the layout twice. Arithmetic on n, not a branch,
     # so that compiled code does not specialise on its parity.
     weight[:, -1] *= 1.0 - 0.5 * ((sq_dist.shape[0] + 1) % 2)
@@ -132,7 +136,7 @@ class _PairKernelSum(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, rep, condition, inverse_count, n_present) -> torch.Tensor:
+    def forward(ctx, rep, condition, group, inverse_count, n_present) -> torch.Tensor:
         # Autograd records nothing inside forward, so the compiled kernel sees inputs that do
         # not require gradients, in training as in validation: one compiled version for both.
         n = rep.shape[0]
@@ -145,7 +149,7 @@ class _PairKernelSum(torch.autograd.Function):
         # Rounding can leave near-identical cells a tiny negative distance. Their gradient
         # 2 (r_i - r_j) is near zero anyway, so the backward does not mask these entries.
         weighted_kernel, weighted_slope = _fused_pair_kernel_terms(
-            sq_dist.clamp_min_(0.0), condition, inverse_count, n_present
+            sq_dist.clamp_min_(0.0), condition, group, inverse_count, n_present
         )
         ctx.save_for_backward(rep, weighted_slope)
         # Summed outside: compiled, a sum needs a second version across 4,096 pairs.
@@ -162,10 +166,16 @@ class _PairKernelSum(torch.autograd.Function):
         g[:, : n // 2] += wrapped[:, n:]
         g = g + g.T
         # d||r_i - r_j||^2 / dr_i = 2 (r_i - r_j), summed over both ends of every pair.
-        return (2.0 * grad_total) * (g.sum(1, keepdim=True) * rep - g @ rep), None, None, None
+        return (2.0 * grad_total) * (g.sum(1, keepdim=True) * rep - g @ rep), *[None] * 4
 
 
-def mmd_all_pairs(representation: torch.Tensor, condition: torch.Tensor, n_conditions: int):
+def mmd_all_pairs(
+    representation: torch.Tensor,
+    condition: torch.Tensor,
+    n_conditions: int,
+    group: torch.Tensor | None = None,
+    n_groups: int = 1,
+):
     """Sum over all pairs of conditions present of the squared MMD between their representations.
 
     For ``P`` conditions present, with ``n_c`` cells of condition ``c``, the sum of
@@ -173,6 +183,11 @@ def mmd_all_pairs(representation: torch.Tensor, condition: torch.Tensor, n_condi
     ``sum over cells i, j of w_ij K_ij`` with ``w_ij = (P [c_i = c_j] - 1) / (n_ci n_cj)``.
     ``K`` is symmetric and its diagonal is exactly 19 (a cell is at distance 0 from itself),
     so only the ``n (n - 1) / 2`` pairs of distinct cells are computed, each once.
+
+    With ``group`` (a cell type), that sum is taken within each group and averaged over the
+    groups that have two conditions or more in the minibatch: conditions are compared cell type
+    by cell type, so that cell types present in only one condition are not pulled towards the
+    others. Then ``w_ij = [g_i = g_j] (P_g [c_i = c_j] - 1) / (n_gci n_gcj)``.
 
     Parameters
     ----------
@@ -182,21 +197,30 @@ def mmd_all_pairs(representation: torch.Tensor, condition: torch.Tensor, n_condi
         Integer condition codes, shape ``(n_cells,)`` or ``(n_cells, 1)``.
     n_conditions
         Number of conditions the model knows.
+    group
+        Integer group codes, shaped like ``condition``; ``None``: one group.
+    n_groups
+        Number of groups the model knows.
 
     Returns
     -------
-    A 0-d tensor; zero when fewer than two conditions are present.
+    A 0-d tensor; zero when no group has two conditions present.
 
     """
     n = representation.shape[0]
     condition = condition.reshape(-1).long()
-    counts = torch.bincount(condition, minlength=n_conditions).to(representation.dtype)
+    group = torch.zeros_like(condition) if group is None else group.reshape(-1).long()
+    stratum = group * n_conditions + condition
+    counts = torch.bincount(stratum, minlength=n_groups * n_conditions)
+    counts = counts.to(representation.dtype).reshape(n_groups, n_conditions)
     # Absent conditions count zero cells and appear in no pair; no data-dependent branch, so
     # no device synchronisation in the step.
-    n_present = (counts > 0).sum()
-    inverse_count = (1.0 / counts.clamp_min(1.0))[condition]
-    diagonal = len(KERNEL_SCALES) * (n_present - 1) * inverse_count.square().sum()
+    n_present = (counts > 0).sum(1)
+    scale = 1.0 / (n_present > 1).sum().clamp_min(1).to(representation.dtype)
+    inverse_count = (1.0 / counts.clamp_min(1.0)).reshape(-1)[stratum]
+    n_present = n_present[group].to(representation.dtype)
+    diagonal = len(KERNEL_SCALES) * ((n_present - 1) * inverse_count.square()).sum()
     if n < 2:
-        return diagonal
-    pair_sum = _PairKernelSum.apply(representation, condition, inverse_count, n_present)
-    return diagonal + 2.0 * pair_sum
+        return scale * diagonal
+    pair_sum = _PairKernelSum.apply(representation, stratum, group, inverse_count, n_present)
+    return scale * (diagonal + 2.0 * pair_sum)

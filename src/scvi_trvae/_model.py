@@ -79,6 +79,12 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         scArches TRVAE, so its ``beta`` and this weight mean the same.
     mmd_on
         ``"y"`` (trVAE: the first decoder layer) or ``"z"`` (the paper's ablation).
+    mmd_by_cell_type
+        Compare the conditions cell type by cell type (the MMD averaged over the cell types
+        with two conditions or more in a minibatch) instead of over all cells at once. Needs
+        ``cell_type_key`` in :meth:`setup_anndata`. All cells at once, the MMD pulls a cell type
+        seen in one condition only (the one to predict) towards the other cell types of the
+        other condition; cell type by cell type, it leaves that cell type alone.
 
     Notes
     -----
@@ -111,6 +117,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         kl_weight: float = 0.1,
         mmd_weight: float = 1.0,
         mmd_on: Literal["y", "z"] = "y",
+        mmd_by_cell_type: bool = False,
     ):
         super().__init__(adata)
         if kl_weight < 0 or mmd_weight < 0:
@@ -122,6 +129,11 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             raise ValueError(f"likelihood must be 'mse', 'nb' or 'zinb', not {likelihood!r}.")
         if mmd_on not in ("y", "z"):
             raise ValueError(f"mmd_on must be 'y' or 'z', not {mmd_on!r}.")
+        if mmd_by_cell_type and self.cell_type_key is None:
+            raise ValueError(
+                "mmd_by_cell_type=True compares the conditions within each cell type, and no "
+                "cell type is registered: pass cell_type_key to TRVAE.setup_anndata."
+            )
         self._check_data_for_likelihood(likelihood)
 
         self.module = self._module_cls(
@@ -135,11 +147,13 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             kl_weight=kl_weight,
             mmd_weight=mmd_weight,
             mmd_on=mmd_on,
+            n_labels=self.summary_stats.n_labels if mmd_by_cell_type else 1,
         )
         self._model_summary_string = (
             f"TRVAE: n_hidden {n_hidden}, n_latent {n_latent}, n_layers {n_layers}, "
             f"likelihood {likelihood}, kl_weight {kl_weight}, mmd_weight {mmd_weight} "
-            f"on {mmd_on}, {self.summary_stats.n_batch} conditions."
+            f"on {mmd_on}{' by cell type' if mmd_by_cell_type else ''}, "
+            f"{self.summary_stats.n_batch} conditions."
         )
         self.init_params_ = self._get_init_params(locals())
 
@@ -404,7 +418,10 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
 
         """
         kwargs.setdefault("freeze_batchnorm_decoder", True)
-        return super().load_query_data(adata, reference_model, **kwargs)
+        model = super().load_query_data(adata, reference_model, **kwargs)
+        if model.module.n_labels > 1:  # the MMD by cell type also groups the query's new ones
+            model.module.n_labels = model.summary_stats.n_labels
+        return model
 
     # ----------------------------------------------------------------------------- prediction
 

@@ -35,7 +35,8 @@ class TRVAEModule(BaseModuleClass):
     + mmd_weight * sum over condition pairs of MMD^2(y_i, y_j)``
 
     with the multi-scale Gaussian kernel summed over 19 scales and the biased estimator (see
-    :mod:`scvi_trvae._mmd`), over every pair of conditions present in the minibatch.
+    :mod:`scvi_trvae._mmd`), over every pair of conditions present in the minibatch (with
+    ``n_labels > 1``, within each cell type, averaged over the cell types).
 
     The condition enters the first layer of the encoder and the first layer of the decoder
     (scvi's :class:`~scvi.nn.FCLayers` with one categorical covariate, so that
@@ -69,6 +70,9 @@ class TRVAEModule(BaseModuleClass):
     mmd_on
         ``"y"``: MMD on the first decoder layer (trVAE). ``"z"``: on the latent sample (the
         paper's ablation).
+    n_labels
+        Number of cell types to compare the conditions within (the MMD averaged over the cell
+        types with two conditions or more in the minibatch); 1: all cells at once.
 
     """
 
@@ -84,8 +88,10 @@ class TRVAEModule(BaseModuleClass):
         kl_weight: float = 1.0,
         mmd_weight: float = 1.0,
         mmd_on: Literal["y", "z"] = "y",
+        n_labels: int = 1,
     ):
         super().__init__()
+        self.n_labels = n_labels
         self.n_batch = n_batch
         self.likelihood = likelihood
         self.kl_weight = kl_weight
@@ -224,7 +230,14 @@ class TRVAEModule(BaseModuleClass):
                 representation = generative_outputs["y"]
             else:
                 representation = inference_outputs[MODULE_KEYS.Z_KEY]
-            mmd = mmd_all_pairs(representation, tensors[REGISTRY_KEYS.BATCH_KEY], self.n_batch)
+            group = tensors[REGISTRY_KEYS.LABELS_KEY] if self.n_labels > 1 else None
+            mmd = mmd_all_pairs(
+                representation,
+                tensors[REGISTRY_KEYS.BATCH_KEY],
+                self.n_batch,
+                group,
+                self.n_labels,
+            )
             loss = loss + self.mmd_weight * mmd
             extra_metrics["mmd"] = mmd
         return LossOutput(
