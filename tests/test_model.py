@@ -215,11 +215,13 @@ def test_mudata(adata):
 
 def test_mmd_by_cell_type(adata, tmp_path):
     TRVAE.setup_anndata(adata, condition_key="condition")
+    assert TRVAE(adata).module.n_labels == 1  # the default: over all cells without cell types
     with pytest.raises(ValueError, match="pass cell_type_key to TRVAE.setup_anndata"):
         TRVAE(adata, mmd_by_cell_type=True)
 
     TRVAE.setup_anndata(adata, condition_key="condition", cell_type_key="cell_type")
-    model = TRVAE(adata, n_hidden=16, n_latent=4, mmd_by_cell_type=True)
+    assert TRVAE(adata, mmd_by_cell_type=False).module.n_labels == 1
+    model = TRVAE(adata, n_hidden=16, n_latent=4)  # the default: by cell type when registered
     assert model.module.n_labels == 3
     model.train(batch_size=64, **TRAIN_FAST)
     assert np.isfinite(model.history["mmd_train"].to_numpy(dtype=float)).all()
@@ -231,7 +233,7 @@ def test_mmd_by_cell_type_query_with_a_new_cell_type(adata):
     reference_cells = adata[adata.obs.cell_type != adata.obs.cell_type.cat.categories[-1]].copy()
     reference_cells.obs["cell_type"] = reference_cells.obs.cell_type.cat.remove_unused_categories()
     TRVAE.setup_anndata(reference_cells, condition_key="condition", cell_type_key="cell_type")
-    reference = TRVAE(reference_cells, n_hidden=16, n_latent=4, mmd_by_cell_type=True)
+    reference = TRVAE(reference_cells, n_hidden=16, n_latent=4)
     reference.train(batch_size=64, **TRAIN_FAST)
     query_cells = adata.copy()
     query_cells.obs["condition"] = query_cells.obs.condition.astype(str) + "_query"

@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --cell-type NK,CD4T,CD14+Mono,FCGR3A+Mono,CD8T,Dendritic --methods trvae --seeds 0 --csv benchmarks/results/kang_a2.csv --plots docs/_static   # stopped after NK and CD4T
+python benchmarks/holdout.py --cell-type NK,CD4T,CD14+Mono,FCGR3A+Mono,CD8T,Dendritic --methods trvae --seeds 0 --csv benchmarks/results/kang_a2.csv --plots docs/_static   # stopped after NK and CD4T; rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

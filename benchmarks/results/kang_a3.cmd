@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --cell-type CD14+Mono,FCGR3A+Mono,CD8T,Dendritic --methods trvae --csv benchmarks/results/kang_a3.csv
+python benchmarks/holdout.py --cell-type CD14+Mono,FCGR3A+Mono,CD8T,Dendritic --methods trvae --csv benchmarks/results/kang_a3.csv   # rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

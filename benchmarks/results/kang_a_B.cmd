@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z --likelihood mse,nb,zinb --seeds 0 --csv benchmarks/results/kang_a.csv --plots docs/_static   # stopped after the B rows, kept as kang_a_B.csv
+python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z --likelihood mse,nb,zinb --seeds 0 --csv benchmarks/results/kang_a.csv --plots docs/_static   # stopped after the B rows, kept as kang_a_B.csv; rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods cvae,mmd_z --seeds 0 --csv benchmarks/results/kang_ablation.csv   # stopped after B and CD14+Mono
+python benchmarks/holdout.py --all-cell-types --methods cvae,mmd_z --seeds 0 --csv benchmarks/results/kang_ablation.csv   # stopped after B and CD14+Mono; rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

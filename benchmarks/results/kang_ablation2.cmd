@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --cell-type CD4T,CD8T,Dendritic,FCGR3A+Mono,NK --methods cvae,mmd_z --seeds 0 --csv benchmarks/results/kang_ablation2.csv
+python benchmarks/holdout.py --cell-type CD4T,CD8T,Dendritic,FCGR3A+Mono,NK --methods cvae,mmd_z --seeds 0 --csv benchmarks/results/kang_ablation2.csv   # rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

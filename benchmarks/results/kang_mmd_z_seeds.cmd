@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 1,2 --csv benchmarks/results/kang_mmd_z_seeds.csv
+python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 1,2 --csv benchmarks/results/kang_mmd_z_seeds.csv   # rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 1,2 --csv benchmarks/results/kang_seeds.csv   # stopped after B and the CD14+Mono seed-1 rows
+python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 1,2 --csv benchmarks/results/kang_seeds.csv   # stopped after B and the CD14+Mono seed-1 rows; rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --cell-type CD14+Mono --methods trvae --seeds 2 --csv benchmarks/results/kang_seeds2.csv
+python benchmarks/holdout.py --cell-type CD14+Mono --methods trvae --seeds 2 --csv benchmarks/results/kang_seeds2.csv   # rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

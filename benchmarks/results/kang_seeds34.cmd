@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z,cvae --seeds 3,4 --csv benchmarks/results/kang_seeds34.csv   # stopped after the B trvae rows; the rest in kang_seeds34_b and kang_seeds34_c
+python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z,cvae --seeds 3,4 --csv benchmarks/results/kang_seeds34.csv   # stopped after the B trvae rows; the rest in kang_seeds34_b and kang_seeds34_c; rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --cell-type CD14+Mono,CD4T,CD8T,Dendritic,FCGR3A+Mono,NK --methods trvae,mmd_z --seeds 3,4 --csv benchmarks/results/kang_seeds34_c.csv
+python benchmarks/holdout.py --cell-type CD14+Mono,CD4T,CD8T,Dendritic,FCGR3A+Mono,NK --methods trvae,mmd_z --seeds 3,4 --csv benchmarks/results/kang_seeds34_c.csv   # rows relabelled trvae_global / trvae_global_no_residual / mmd_z_global when the MMD by cell type became the default

@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --all-cell-types --methods mmd_z --model-kwargs '{"mmd_by_cell_type": true}' --suffix _bytype --csv /tmp/scr/bytype_mmd_z.csv   # the CSV then copied to benchmarks/results/kang_bytype_mmd_z.csv; rows relabelled trvae / trvae_no_residual / mmd_z when the MMD by cell type became the default

@@ -1,0 +1,1 @@
+python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 1,2 --model-kwargs '{"mmd_by_cell_type": true}' --suffix _bytype --csv benchmarks/results/kang_bytype_mmd_z_s12.csv   # rows relabelled trvae / trvae_no_residual / mmd_z when the MMD by cell type became the default
