@@ -10,6 +10,9 @@ variances of the two parts of a prediction with the residual, ``x`` (the control
 (the cell types, the data and its keys) are ``holdout.py``'s.
 
     python benchmarks/variance_genes.py --all-cell-types --methods trvae,mmd_z
+
+The saved output (benchmarks/results/variance_genes_seed0.txt) was made with the MMD over all
+cells, the default then: add ``--model-kwargs '{"mmd_by_cell_type": false}'`` to rerun it.
 """
 
 from __future__ import annotations
