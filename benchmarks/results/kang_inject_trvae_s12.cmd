@@ -1,0 +1,1 @@
+TRVAE_INJECT=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 1,2 --model-kwargs '{"mmd_by_cell_type": true}' --suffix _bytype_inject --csv /tmp/scr/inject12_trvae.csv   # with benchmarks/results/inject_condition.patch applied to the package; the CSV then copied to benchmarks/results/kang_inject_trvae_s12.csv and its rows relabelled *_inject
