@@ -68,7 +68,9 @@ def _pair_kernel_terms(
     """``w * K`` over the pair layout, and ``w * dK/dD`` for the backward pass.
 
     ``K = sum_s exp(-c_s D)`` with ``c_s = 1 / (2 s)``, elementwise over the squared distances
-    ``D`` of the pairs; ``w`` are the MMD weights of :func:`mmd_all_pairs`.
+    ``D`` of the pairs; ``w`` are the MMD weights of :func:`mmd_all_pairs`, from each cell's
+    ``condition`` (its code within its group), ``group``, ``inverse_count`` (one over the cells
+    of its group and condition) and ``n_present`` (conditions present in its group).
 
     Exponents below -80 are raised to -80 (``exp(-80)`` is 1.8e-35): the small scales would
     otherwise produce float32 denormals, which x86 CPUs process several times slower, for a
@@ -215,10 +217,11 @@ def mmd_all_pairs(
     counts = counts.to(representation.dtype).reshape(n_groups, n_conditions)
     # Absent conditions count zero cells and appear in no pair; no data-dependent branch, so
     # no device synchronisation in the step.
-    n_present = (counts > 0).sum(1)
-    scale = 1.0 / (n_present > 1).sum().clamp_min(1).to(representation.dtype)
+    present_per_group = (counts > 0).sum(1)
+    # The mean over the groups with two conditions or more (1 / 0 groups: the MMD is 0 anyway).
+    scale = 1.0 / (present_per_group > 1).sum().clamp_min(1).to(representation.dtype)
     inverse_count = (1.0 / counts.clamp_min(1.0)).reshape(-1)[stratum]
-    n_present = n_present[group].to(representation.dtype)
+    n_present = present_per_group[group].to(representation.dtype)  # of each cell's group
     diagonal = len(KERNEL_SCALES) * ((n_present - 1) * inverse_count.square()).sum()
     if n < 2:
         return scale * diagonal

@@ -425,10 +425,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
 
         """
         kwargs.setdefault("freeze_batchnorm_decoder", True)
-        model = super().load_query_data(adata, reference_model, **kwargs)
-        if model.module.n_labels > 1:  # the MMD by cell type also groups the query's new ones
-            model.module.n_labels = model.summary_stats.n_labels
-        return model
+        return super().load_query_data(adata, reference_model, **kwargs)
 
     # ----------------------------------------------------------------------------- prediction
 
