@@ -5,7 +5,7 @@ import torch
 from helpers import TRAIN_FAST
 from lightning.pytorch.callbacks import Callback
 
-from scvi_trvae import TRVAE
+from scvi_trvae import TRVAE, TRVAEModule
 from scvi_trvae._callbacks import RestoreBestWeights
 
 
@@ -71,12 +71,29 @@ def test_predict_reorders_genes(model, adata):
 
 def test_representations(model, adata):
     assert model.get_latent_representation().shape == (adata.n_obs, 4)
-    y = model.get_mmd_layer_representation()
-    assert y.shape == (adata.n_obs, 16)
-    y_stim = model.get_mmd_layer_representation(condition="stimulated")
-    assert not np.allclose(y, y_stim)
+    assert model.get_mmd_layer_representation().shape == (adata.n_obs, 16)
     # RNASeqMixin works on the decoded means.
     assert model.get_normalized_expression(n_samples=1).shape == adata.shape
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "y_keeps_own_condition"),
+    [
+        ({}, True),
+        ({"mmd_on": "z"}, False),
+        ({"decoder_condition": "mmd_layer"}, False),
+        ({"n_layers": 1}, False),  # no layer after y
+    ],
+)
+def test_where_decoding_replaces_the_condition(kwargs, y_keeps_own_condition):
+    # After y when the MMD makes y the same across conditions and a layer after it takes the
+    # condition; from y on otherwise (the paper's decoder).
+    module = TRVAEModule(n_input=10, n_batch=2, n_hidden=8, n_latent=3, **kwargs).eval()
+    z, own = torch.randn(6, 3), torch.zeros(6, 1, dtype=torch.long)
+    as_own = module.generative(z, own)
+    as_other = module.generative(z, own, transform_batch=1)
+    assert torch.equal(as_own["y"], as_other["y"]) == y_keeps_own_condition
+    assert not torch.allclose(as_own["px"].loc, as_other["px"].loc)
 
 
 def test_train_size_one_and_no_early_stopping(adata):

@@ -17,6 +17,7 @@ from ._compat import MODULE_KEYS
 from ._mmd import mmd_all_pairs
 
 Likelihood = Literal["mse", "nb", "zinb"]
+DecoderCondition = Literal["all_layers", "mmd_layer"]
 COUNT_LIKELIHOODS = ("nb", "zinb")
 
 # The paper's activation: LeakyReLU with slope 0.2 (FCLayers calls activation_fn()).
@@ -38,10 +39,17 @@ class TRVAEModule(BaseModuleClass):
     :mod:`scvi_trvae._mmd`), over every pair of conditions present in the minibatch (with
     ``n_labels > 1``, within each cell type, averaged over the cell types).
 
-    The condition enters the first layer of the encoder and the first layer of the decoder
-    (scvi's :class:`~scvi.nn.FCLayers` with one categorical covariate, so that
-    :meth:`~scvi.model.base.ArchesMixin.load_query_data` can add conditions). ``y`` is taken
+    The condition enters the first layer of the encoder and every layer of the decoder, or
+    only its first layer, ``y``, as in the paper (``decoder_condition``); scvi's
+    :class:`~scvi.nn.FCLayers` with one categorical covariate, so that
+    :meth:`~scvi.model.base.ArchesMixin.load_query_data` can add conditions. ``y`` is taken
     after batch norm and activation and before dropout, as in the original implementation.
+
+    Decoding in another condition (``transform_batch``) replaces the cell's own condition
+    after the representation that the MMD makes the same across conditions: after ``y`` when
+    the MMD is on ``y`` and the condition enters the layers after it (``y`` is then computed
+    with the cell's own condition, as it was encoded); otherwise from ``y`` on, as in the
+    paper.
 
     Parameters
     ----------
@@ -73,6 +81,9 @@ class TRVAEModule(BaseModuleClass):
     n_labels
         Number of cell types to compare the conditions within (the MMD averaged over the cell
         types with two conditions or more in the minibatch); 1: all cells at once.
+    decoder_condition
+        ``"all_layers"``: the condition enters every decoder layer. ``"mmd_layer"``: only the
+        first, ``y`` (the paper's decoder).
 
     """
 
@@ -89,6 +100,7 @@ class TRVAEModule(BaseModuleClass):
         mmd_weight: float = 1.0,
         mmd_on: Literal["y", "z"] = "y",
         n_labels: int = 1,
+        decoder_condition: DecoderCondition = "all_layers",
     ):
         super().__init__()
         self.n_labels = n_labels
@@ -97,6 +109,11 @@ class TRVAEModule(BaseModuleClass):
         self.kl_weight = kl_weight
         self.mmd_weight = mmd_weight
         self.mmd_on = mmd_on
+        # y is the cell's own representation when the MMD makes it the same across conditions
+        # and the condition can still act after it: the target condition then enters after y.
+        self._y_keeps_own_condition = (
+            mmd_on == "y" and decoder_condition == "all_layers" and n_layers > 1
+        )
         layer_kwargs = {"activation_fn": _leaky_relu, "inject_covariates": False}
 
         self.encoder = Encoder(
@@ -112,16 +129,19 @@ class TRVAEModule(BaseModuleClass):
         self.mmd_decoder = FCLayers(
             n_latent, n_hidden, n_cat_list=[n_batch], n_layers=1, dropout_rate=0, **layer_kwargs
         )
+        # A Sequential (dropout, layers after y), whose parameter names saved models keep.
         decoder_layers = [nn.Dropout(dropout_rate)]
         if n_layers > 1:
             decoder_layers.append(
                 FCLayers(
                     n_hidden,
                     n_hidden,
+                    n_cat_list=[n_batch] if decoder_condition == "all_layers" else None,
                     n_layers=n_layers - 1,
                     n_hidden=n_hidden,
                     dropout_rate=dropout_rate,
-                    **layer_kwargs,
+                    activation_fn=_leaky_relu,
+                    inject_covariates=True,
                 )
             )
         self.decoder = nn.Sequential(*decoder_layers)
@@ -168,13 +188,17 @@ class TRVAEModule(BaseModuleClass):
     ) -> dict:
         """Decode ``z`` with a condition: the MMD-layer activations ``y`` and ``px``.
 
-        ``transform_batch``, a condition code, replaces every cell's own condition: this is how
-        a prediction decodes control cells as stimulated.
+        ``transform_batch``, a condition code, replaces every cell's own condition (after ``y``
+        or from ``y`` on, see the class): this is how a prediction decodes control cells as
+        stimulated.
         """
+        target = batch_index
         if transform_batch is not None:
-            batch_index = torch.full_like(batch_index, int(transform_batch))
-        y = self.mmd_decoder(z, batch_index)
-        hidden = self.decoder(y)
+            target = torch.full_like(batch_index, int(transform_batch))
+        y = self.mmd_decoder(z, batch_index if self._y_keeps_own_condition else target)
+        hidden = self.decoder[0](y)  # dropout
+        if len(self.decoder) > 1:  # FCLayers ignores the condition where it has no input for it
+            hidden = self.decoder[1](hidden, target)
         return {"px": self._px(hidden, library), "y": y}
 
     def _px(self, hidden: torch.Tensor, library: torch.Tensor | None):
