@@ -81,6 +81,7 @@ def test_representations(model, adata):
     [
         ({}, True),
         ({"mmd_on": "z"}, False),
+        ({"mmd_weight": 0.0}, False),  # no MMD: y carries the condition
         ({"decoder_condition": "mmd_layer"}, False),
         ({"n_layers": 1}, False),  # no layer after y
     ],

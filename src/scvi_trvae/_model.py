@@ -537,7 +537,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         """Predict the cells as they would be in ``target_condition``.
 
         Each cell is encoded with its own condition and decoded with the target condition:
-        with the default decoder (``decoder_condition="all_layers"``, the MMD on ``y``), its
+        with the default decoder (``decoder_condition="all_layers"``) and an MMD on ``y``, its
         MMD-layer representation ``y`` is computed with its own condition and the layers after
         ``y`` with the target condition; otherwise the target condition enters from ``y`` on.
 

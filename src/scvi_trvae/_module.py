@@ -48,8 +48,8 @@ class TRVAEModule(BaseModuleClass):
     Decoding in another condition (``transform_batch``) replaces the cell's own condition
     after the representation that the MMD makes the same across conditions: after ``y`` when
     the MMD is on ``y`` and the condition enters the layers after it (``y`` is then computed
-    with the cell's own condition, as it was encoded); otherwise from ``y`` on, as in the
-    paper.
+    with the cell's own condition, as it was encoded); otherwise (the MMD on ``z``, no MMD, or
+    the paper's decoder) from ``y`` on.
 
     Parameters
     ----------
@@ -109,11 +109,7 @@ class TRVAEModule(BaseModuleClass):
         self.kl_weight = kl_weight
         self.mmd_weight = mmd_weight
         self.mmd_on = mmd_on
-        # y is the cell's own representation when the MMD makes it the same across conditions
-        # and the condition can still act after it: the target condition then enters after y.
-        self._y_keeps_own_condition = (
-            mmd_on == "y" and decoder_condition == "all_layers" and n_layers > 1
-        )
+        self.decoder_condition = decoder_condition
         layer_kwargs = {"activation_fn": _leaky_relu, "inject_covariates": False}
 
         self.encoder = Encoder(
@@ -150,6 +146,19 @@ class TRVAEModule(BaseModuleClass):
             self.px_r = nn.Parameter(torch.randn(n_input))
         if likelihood == "zinb":
             self.px_dropout = nn.Linear(n_hidden, n_input)
+
+    @property
+    def _y_keeps_own_condition(self) -> bool:
+        # y is the cell's own representation when the MMD makes it the same across conditions
+        # and a layer after it takes the condition: the target condition then enters after y.
+        # Without the MMD, y carries the condition, and the layers after it were never trained
+        # on a y of one condition with another.
+        return (
+            self.mmd_weight > 0
+            and self.mmd_on == "y"
+            and self.decoder_condition == "all_layers"
+            and len(self.decoder) > 1
+        )
 
     def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
         return {
