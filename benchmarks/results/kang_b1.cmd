@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods scarches,cvae,mean_shift,control --seeds 0 --csv benchmarks/results/kang_b.csv   # stopped after B and the CD14+Mono scarches row, kept as kang_b1.csv
+python benchmarks/holdout.py --all-cell-types --methods scarches,cvae,mean_shift,control --seeds 0 --csv benchmarks/results/kang_b.csv   # stopped after B and the CD14+Mono scarches row, kept as kang_b1.csv; rows relabelled cvae_mmd_layer when the condition in every decoder layer became the default

@@ -1,1 +1,1 @@
-python benchmarks/holdout.py --all-cell-types --methods cvae --seeds 3,4 --csv benchmarks/results/kang_cvae_seeds34.csv
+python benchmarks/holdout.py --all-cell-types --methods cvae --seeds 3,4 --csv benchmarks/results/kang_cvae_seeds34.csv   # rows relabelled cvae_mmd_layer when the condition in every decoder layer became the default

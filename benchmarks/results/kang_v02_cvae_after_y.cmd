@@ -1,0 +1,1 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods cvae --seeds 0,1,2 --csv benchmarks/results/kang_v02_cvae_after_y.csv   # at b60f325, before 6327d21: the CVAE computed y with the cell's own condition and only the layers after y with the target; rows relabelled cvae_after_y

@@ -1,0 +1,1 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods cvae --seeds 0,1,2 --csv benchmarks/results/kang_v02_cvae_s012.csv   # 0.2.0 defaults with 6327d21's rule (a CVAE decodes with the target from the first layer on)

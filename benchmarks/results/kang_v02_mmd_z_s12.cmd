@@ -1,0 +1,1 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 1,2 --csv benchmarks/results/kang_v02_mmd_z_s12.csv   # 0.2.0 defaults (b60f325)
