@@ -1,0 +1,2 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 3,4 --csv /tmp/runs/mmd_z_s34.csv   # 0.2.0 defaults (b60f325); stopped after B, CD14+Mono and CD4T seed 3, whose rows are kept
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --cell-type CD4T,CD8T,Dendritic,FCGR3A+Mono,NK --methods mmd_z --seeds 3,4 --csv /tmp/runs2/mmd_z_s34b.csv   # the rest (its CD4T seed-3 row came out equal to the first run's); the two joined into benchmarks/results/kang_v02_mmd_z_s34.csv
