@@ -367,7 +367,10 @@ def report(table: pd.DataFrame, args):
         commands = [_command()]
         if args.from_csv:  # the runs that made the rows, then this report
             sidecars = [Path(f).with_suffix(".cmd") for f in args.from_csv]
-            commands = [p.read_text().strip() for p in sidecars if p.exists()] + commands
+            # a sidecar holds one command a line (a run resumed in parts has several)
+            commands = [
+                c for p in sidecars if p.exists() for c in p.read_text().splitlines()
+            ] + commands
         write_markdown(table, Path(args.output), commands)
 
 

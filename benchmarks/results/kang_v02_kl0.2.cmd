@@ -1,0 +1,2 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 0 --model-kwargs '{"kl_weight": 0.2}' --suffix _v02_kl0.2 --csv /tmp/runs2/kl02_trvae.csv   # at aea48ce
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 0 --model-kwargs '{"kl_weight": 0.2}' --suffix _v02_kl0.2 --csv /tmp/runs2/kl02_mmd_z.csv   # at aea48ce; the two joined into benchmarks/results/kang_v02_kl0.2.csv
