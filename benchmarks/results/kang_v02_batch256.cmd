@@ -1,0 +1,2 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 0 --train-kwargs '{"batch_size": 256}' --suffix _v02_batch256 --csv /tmp/runs2/b256_trvae.csv   # at 0eec987
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 0 --train-kwargs '{"batch_size": 256}' --suffix _v02_batch256 --csv /tmp/runs2/b256_mmd_z.csv   # at 0eec987; the two joined into benchmarks/results/kang_v02_batch256.csv
