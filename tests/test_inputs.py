@@ -78,6 +78,20 @@ def test_negative_weights(adata, weights):
         TRVAE(adata, **weights)
 
 
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"likelihood": "poisson"}, "likelihood must be 'mse', 'nb' or 'zinb', not 'poisson'"),
+        ({"mmd_on": "x"}, "mmd_on must be 'y' or 'z', not 'x'"),
+        ({"decoder_condition": "first"}, r"one of \('all_layers', 'mmd_layer'\), not 'first'"),
+    ],
+)
+def test_unknown_option(adata, option, match):
+    setup(adata)
+    with pytest.raises(ValueError, match=match):
+        TRVAE(adata, **option)
+
+
 @pytest.fixture
 def trained(adata):
     setup(adata, cell_type_key="cell_type")

@@ -70,8 +70,16 @@ def test_predict_reorders_genes(model, adata):
 
 
 def test_representations(model, adata):
-    assert model.get_latent_representation().shape == (adata.n_obs, 4)
-    assert model.get_mmd_layer_representation().shape == (adata.n_obs, 16)
+    latent = model.get_latent_representation()
+    assert latent.shape == (adata.n_obs, 4)
+    # y is the MMD layer of each cell's posterior mean with its own condition, as the MMD sees it.
+    y = model.get_mmd_layer_representation()
+    own = torch.as_tensor(
+        model.adata_manager.get_from_registry(scvi.REGISTRY_KEYS.BATCH_KEY)
+    ).long()
+    with torch.no_grad():
+        expected = model.module.mmd_decoder(torch.as_tensor(latent), own).numpy()
+    np.testing.assert_allclose(y, expected, atol=1e-5)
     # RNASeqMixin works on the decoded means.
     assert model.get_normalized_expression(n_samples=1).shape == adata.shape
 
