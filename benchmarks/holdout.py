@@ -225,6 +225,48 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _per_seed(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over cell types of each method and seed (repeated runs averaged first)."""
+    table = table[table.method.isin(complete_methods(table))]
+    per_run = table.groupby(["method", "seed", "cell_type"], sort=False)[HEADLINE].mean()
+    return per_run.groupby(["method", "seed"], sort=False).mean()
+
+
+def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.DataFrame:
+    """``reference`` minus each other method, paired by seed: mean, 95% t interval, seeds ahead.
+
+    Differences of the mean over cell types, seed by seed: the seeds share their splits, so the
+    pairing removes what a seed does to every model. Methods that do not depend on the seed
+    (mean_shift, control) pair with every seed; other methods need 3 seeds or more in common
+    with ``reference``.
+    """
+    from scipy import stats
+
+    per_seed = _per_seed(table)
+    if reference not in per_seed.index.get_level_values("method"):
+        return pd.DataFrame()
+    ours = per_seed.loc[reference]
+    rows = {}
+    for method in per_seed.index.get_level_values("method").unique().drop(reference):
+        theirs = per_seed.loc[method]
+        if method in DETERMINISTIC:
+            theirs = pd.DataFrame([theirs.iloc[0]] * len(ours), index=ours.index)
+        seeds = ours.index.intersection(theirs.index)
+        if len(seeds) < 3:
+            continue
+        diff = ours.loc[seeds] - theirs.loc[seeds]
+        cells = []
+        for score in HEADLINE:
+            d = diff[score].to_numpy()
+            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+            cells.append(
+                f"{d.mean():+.4f} [{d.mean() - half:+.4f}, {d.mean() + half:+.4f}] "
+                f"{(d > 0).sum()}/{len(d)}"
+            )
+        rows[method] = [len(seeds), *cells]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["seeds", *HEADLINE])
+
+
 def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
     per_type = table.groupby(["cell_type", "method"], sort=False)[HEADLINE].mean().round(3)
     text = [
@@ -248,6 +290,14 @@ def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
         + incomplete_note(table),
         "",
         summary(table).to_markdown(),
+        "",
+        "## trVAE minus each alternative, paired by seed",
+        "",
+        "Per seed, the difference of the means over cell types (trvae minus the method); the "
+        "mean of those differences, its 95% t interval over the seeds, and the number of seeds in "
+        "which trvae is ahead. Methods that do not depend on the seed pair with every seed.",
+        "",
+        paired_differences(table).to_markdown(),
         "",
         "## Per cell type (mean over seeds)",
         "",
@@ -363,6 +413,10 @@ def main(argv=None):
 def report(table: pd.DataFrame, args):
     print("\nMean over cell types (for several seeds: mean ± sd over seeds):")
     print(summary(table).to_string())
+    paired = paired_differences(table)
+    if not paired.empty:
+        print("\ntrvae minus each method, paired by seed (mean [95% interval] seeds ahead):")
+        print(paired.to_string())
     if args.output:
         commands = [_command()]
         if args.from_csv:  # the runs that made the rows, then this report
