@@ -38,6 +38,7 @@ import pandas as pd
 import scanpy as sc
 import scvi
 import torch
+from scipy import stats
 
 import scvi_trvae
 from scvi_trvae import metrics
@@ -206,12 +207,17 @@ def complete_methods(table: pd.DataFrame) -> list[str]:
     return list(coverage.index[coverage == table.cell_type.nunique()])
 
 
-def summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean over cell types of each method; for seeded methods, mean and sd over seeds."""
+def _per_seed(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over cell types of each complete method and seed."""
     table = table[table.method.isin(complete_methods(table))]
     # A run repeated (same method, cell type and seed) counts once: average the repeats first.
     per_run = table.groupby(["method", "seed", "cell_type"], sort=False)[SCORES].mean()
-    per_seed = per_run.groupby(["method", "seed"], sort=False).mean()
+    return per_run.groupby(["method", "seed"], sort=False).mean()
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over cell types of each method; for seeded methods, mean and sd over seeds."""
+    per_seed = _per_seed(table)
     mean = per_seed.groupby("method", sort=False).mean()
     sd = per_seed.groupby("method", sort=False).std()
     n_seeds = per_seed.groupby("method", sort=False).size()
@@ -225,13 +231,6 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _per_seed(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean over cell types of each method and seed (repeated runs averaged first)."""
-    table = table[table.method.isin(complete_methods(table))]
-    per_run = table.groupby(["method", "seed", "cell_type"], sort=False)[HEADLINE].mean()
-    return per_run.groupby(["method", "seed"], sort=False).mean()
-
-
 def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.DataFrame:
     """``reference`` minus each other method, paired by seed: mean, 95% t interval, seeds ahead.
 
@@ -240,8 +239,6 @@ def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.Data
     (mean_shift, control) pair with every seed; other methods need 3 seeds or more in common
     with ``reference``.
     """
-    from scipy import stats
-
     per_seed = _per_seed(table)
     if reference not in per_seed.index.get_level_values("method"):
         return pd.DataFrame()
