@@ -288,20 +288,29 @@ def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
         "",
         summary(table).to_markdown(),
         "",
-        "## trVAE minus each alternative, paired by seed",
-        "",
-        "Per seed, the difference of the means over cell types (trvae minus the method); the "
-        "mean of those differences, its 95% t interval over the seeds, and the number of seeds in "
-        "which trvae is ahead. Methods that do not depend on the seed pair with every seed.",
-        "",
-        paired_differences(table).to_markdown(),
-        "",
+        *_paired_section(table),
         "## Per cell type (mean over seeds)",
         "",
         per_type.reset_index().to_markdown(index=False),
         "",
     ]
     path.write_text("\n".join(text))
+
+
+def _paired_section(table: pd.DataFrame) -> list[str]:
+    paired = paired_differences(table)
+    if paired.empty:
+        return []
+    return [
+        "## trVAE minus each alternative, paired by seed",
+        "",
+        "Per seed, the difference of the means over cell types (trvae minus the method); the "
+        "mean of those differences, its 95% t interval over the seeds, and the number of seeds in "
+        "which trvae is ahead. Methods that do not depend on the seed pair with every seed.",
+        "",
+        paired.to_markdown(),
+        "",
+    ]
 
 
 def _minutes_by_device(table: pd.DataFrame) -> str:
