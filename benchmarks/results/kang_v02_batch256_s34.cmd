@@ -1,0 +1,2 @@
+OMP_NUM_THREADS=1 python holdout.py --all-cell-types --methods trvae --seeds 3,4 --train-kwargs '{"batch_size": 256}' --suffix _v02_batch256 --csv /tmp/scr/b256_trvae_s34.csv   # from benchmarks/, at d5b3465 (the package as at 73ecb15)
+OMP_NUM_THREADS=1 python holdout.py --all-cell-types --methods mmd_z --seeds 3,4 --train-kwargs '{"batch_size": 256}' --suffix _v02_batch256 --csv /tmp/scr/b256_mmd_z_s34.csv   # the same; the two joined into benchmarks/results/kang_v02_batch256_s34.csv
