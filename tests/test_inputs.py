@@ -81,9 +81,15 @@ def test_negative_weights(adata, weights):
 @pytest.mark.parametrize(
     ("option", "match"),
     [
-        ({"likelihood": "poisson"}, "likelihood must be 'mse', 'nb' or 'zinb', not 'poisson'"),
-        ({"mmd_on": "x"}, "mmd_on must be 'y' or 'z', not 'x'"),
-        ({"decoder_condition": "first"}, r"one of \('all_layers', 'mmd_layer'\), not 'first'"),
+        (
+            {"likelihood": "poisson"},
+            r"likelihood must be one of \('mse', 'nb', 'zinb'\), not 'poisson'",
+        ),
+        ({"mmd_on": "x"}, r"mmd_on must be one of \('y', 'z'\), not 'x'"),
+        (
+            {"decoder_condition": "first"},
+            r"decoder_condition must be one of \('all_layers', 'mmd_layer'\), not 'first'",
+        ),
     ],
 )
 def test_unknown_option(adata, option, match):

@@ -7,7 +7,7 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ from . import _checks
 from ._callbacks import RestoreBestWeights
 from ._compat import MODULE_KEYS, get_anndata_attribute, merge_kwargs
 from ._dataloaders import ConditionBalancedDataSplitter
-from ._module import COUNT_LIKELIHOODS, DecoderCondition, Likelihood, TRVAEModule
+from ._module import COUNT_LIKELIHOODS, DecoderCondition, Likelihood, MmdOn, TRVAEModule
 from ._training_plan import TRVAETrainingPlan
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         likelihood: Likelihood = "mse",
         kl_weight: float = 0.1,
         mmd_weight: float = 3.0,
-        mmd_on: Literal["y", "z"] = "y",
+        mmd_on: MmdOn = "y",
         mmd_by_cell_type: bool | None = None,
         decoder_condition: DecoderCondition = "all_layers",
     ):
@@ -151,15 +151,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
                 f"kl_weight ({kl_weight}) and mmd_weight ({mmd_weight}) must be >= 0; "
                 "mmd_weight=0 gives a plain conditional VAE."
             )
-        if likelihood not in ("mse", *COUNT_LIKELIHOODS):
-            raise ValueError(f"likelihood must be 'mse', 'nb' or 'zinb', not {likelihood!r}.")
-        if mmd_on not in ("y", "z"):
-            raise ValueError(f"mmd_on must be 'y' or 'z', not {mmd_on!r}.")
-        if decoder_condition not in get_args(DecoderCondition):
-            raise ValueError(
-                f"decoder_condition must be one of {get_args(DecoderCondition)}, "
-                f"not {decoder_condition!r}."
-            )
+        _check_option("likelihood", likelihood, Likelihood)
+        _check_option("mmd_on", mmd_on, MmdOn)
+        _check_option("decoder_condition", decoder_condition, DecoderCondition)
         if mmd_by_cell_type is None:
             mmd_by_cell_type = self.cell_type_key is not None
         if mmd_by_cell_type and self.cell_type_key is None:
@@ -694,6 +688,12 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             )["y"]
             ys.append(y.cpu().numpy())
         return np.concatenate(ys)
+
+
+def _check_option(name: str, value: str, options) -> None:
+    """Raise if ``value`` is not one of the values of the ``Literal`` type ``options``."""
+    if value not in get_args(options):
+        raise ValueError(f"{name} must be one of {get_args(options)}, not {value!r}.")
 
 
 def _check_setup(

@@ -17,6 +17,7 @@ from ._compat import MODULE_KEYS
 from ._mmd import mmd_all_pairs
 
 Likelihood = Literal["mse", "nb", "zinb"]
+MmdOn = Literal["y", "z"]
 DecoderCondition = Literal["all_layers", "mmd_layer"]
 COUNT_LIKELIHOODS = ("nb", "zinb")
 
@@ -98,7 +99,7 @@ class TRVAEModule(BaseModuleClass):
         likelihood: Likelihood = "mse",
         kl_weight: float = 1.0,
         mmd_weight: float = 1.0,
-        mmd_on: Literal["y", "z"] = "y",
+        mmd_on: MmdOn = "y",
         n_labels: int = 1,
         decoder_condition: DecoderCondition = "all_layers",
     ):
