@@ -264,7 +264,10 @@ def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.Data
     return pd.DataFrame.from_dict(rows, orient="index", columns=["seeds", *HEADLINE])
 
 
-def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
+def write_markdown(
+    table: pd.DataFrame, means: pd.DataFrame, paired: pd.DataFrame, path: Path, commands: list[str]
+):
+    """The tables: ``means`` from :func:`summary`, ``paired`` from :func:`paired_differences`."""
     per_type = table.groupby(["cell_type", "method"], sort=False)[HEADLINE].mean().round(3)
     text = [
         "# Benchmarks",
@@ -286,9 +289,9 @@ def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
         "For methods run with several seeds: mean ± sd over the seeds of the mean over cell types."
         + incomplete_note(table),
         "",
-        summary(table).to_markdown(),
+        means.to_markdown(),
         "",
-        *_paired_section(table),
+        *_paired_section(paired),
         "## Per cell type (mean over seeds)",
         "",
         per_type.reset_index().to_markdown(index=False),
@@ -297,8 +300,7 @@ def write_markdown(table: pd.DataFrame, path: Path, commands: list[str]):
     path.write_text("\n".join(text))
 
 
-def _paired_section(table: pd.DataFrame) -> list[str]:
-    paired = paired_differences(table)
+def _paired_section(paired: pd.DataFrame) -> list[str]:
     if paired.empty:
         return []
     return [
@@ -418,8 +420,8 @@ def main(argv=None):
 
 def report(table: pd.DataFrame, args):
     print("\nMean over cell types (for several seeds: mean ± sd over seeds):")
-    print(summary(table).to_string())
-    paired = paired_differences(table)
+    means, paired = summary(table), paired_differences(table)
+    print(means.to_string())
     if not paired.empty:
         print("\ntrvae minus each method, paired by seed (mean [95% interval] seeds ahead):")
         print(paired.to_string())
@@ -431,7 +433,7 @@ def report(table: pd.DataFrame, args):
             commands = [
                 c for p in sidecars if p.exists() for c in p.read_text().splitlines()
             ] + commands
-        write_markdown(table, Path(args.output), commands)
+        write_markdown(table, means, paired, Path(args.output), commands)
 
 
 def _command() -> str:
