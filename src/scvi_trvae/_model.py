@@ -338,7 +338,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             Minibatch size (per device). Large minibatches give the MMD more cells of each
             condition; 512 as in the paper. On the Kang benchmark 256 scores higher on all five
             scores on average over 5 seeds (R^2 of the variances by 0.016, the others by 0.0032
-            or less) and raises the MMD on ``z``'s variances as much (docs/benchmarks.md).
+            or less), and the MMD on ``z``'s variances by 0.0125 (docs/benchmarks.md).
         early_stopping
             Stop when the validation loss (reconstruction + KL + MMD) has not improved for
             ``early_stopping_patience`` epochs, and restore the best weights. Ignored when there
