@@ -1,1 +1,1 @@
-OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 1,2 --csv benchmarks/results/kang_v02_trvae_s12.csv   # 0.2.0 defaults (b60f325)
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 1,2 --csv benchmarks/results/kang_v02_trvae_s12.csv   # 0.2.0 defaults (b60f325); rows relabelled trvae_v02 / trvae_v02_no_residual / mmd_z_v02 / cvae_v02 when batches of 256 became the default (0.3.0)

@@ -317,7 +317,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
     def train(
         self,
         max_epochs: int | None = None,
-        batch_size: int = 512,
+        batch_size: int = 256,
         early_stopping: bool = True,
         early_stopping_patience: int = 30,
         plan_kwargs: dict | None = None,
@@ -335,10 +335,11 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             Maximum number of epochs; ``None`` uses scvi's heuristic (400 up to 20,000 cells,
             fewer beyond).
         batch_size
-            Minibatch size (per device). Large minibatches give the MMD more cells of each
-            condition; 512 as in the paper. On the Kang benchmark 256 scores higher on all five
-            scores on average over 5 seeds (R^2 of the variances by 0.016, the others by 0.0032
-            or less), and the MMD on ``z``'s variances by 0.0125 (docs/benchmarks.md).
+            Minibatch size (per device). The paper uses 512; on the Kang benchmark 256 scores
+            higher on all five scores on average over 5 seeds (R^2 of the variances by 0.016,
+            the others by 0.0032 or less; docs/benchmarks.md). Each condition gets about an
+            equal share, so the MMD of a minibatch compares about ``batch_size / n_conditions``
+            cells of each.
         early_stopping
             Stop when the validation loss (reconstruction + KL + MMD) has not improved for
             ``early_stopping_patience`` epochs, and restore the best weights. Ignored when there

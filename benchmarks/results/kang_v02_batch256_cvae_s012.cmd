@@ -1,0 +1,1 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods cvae --seeds 0,1,2 --train-kwargs '{"batch_size": 256}' --suffix _v02_batch256 --csv /tmp/runs3/cvae_s012.csv   # at aa2ebba; the CSV then copied here, rows relabelled cvae when batches of 256 became the default (0.3.0)

@@ -1,0 +1,1 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 0 --train-kwargs '{"batch_size": 128}' --suffix _v03_batch128 --csv /tmp/runs3/b128_trvae.csv   # the package of aa2ebba with batches of 256 as the default (the batch size passed here overrides it); the CSV then copied here
