@@ -1,0 +1,2 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 0 --model-kwargs '{"mmd_weight": 2}' --suffix _v03_mmd2 --csv /tmp/runs3/mmd2.csv   # the package of aa2ebba with batches of 256 as the default
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 0 --model-kwargs '{"mmd_weight": 5}' --suffix _v03_mmd5 --csv /tmp/runs3/mmd5.csv   # the same; the two joined into benchmarks/results/kang_v03_mmd_screen.csv
