@@ -1,0 +1,2 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae --seeds 0,1,2 --train-kwargs '{"early_stopping": false}' --suffix _noes --csv /tmp/runs3/noes_trvae.csv   # the package of f6f871d (batches of 256 the default): 400 epochs, the last weights kept
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 0,1,2 --train-kwargs '{"early_stopping": false}' --suffix _noes --csv /tmp/runs3/noes_mmd_z.csv   # the same; the two joined into benchmarks/results/kang_v03_no_early_stopping.csv
