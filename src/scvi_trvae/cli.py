@@ -101,8 +101,9 @@ def demo(args):
     )
     TRVAE.setup_anndata(train, condition_key="condition", cell_type_key="cell_type")
     model = TRVAE(train)
-    # 700 training cells make 3 minibatches an epoch and a 70-cell validation set whose loss is
-    # too noisy to stop on: early stopping would end training long before the fit is done.
+    # 700 cells make 3 minibatches an epoch and a 70-cell validation set whose loss is too noisy
+    # to stop on: with early stopping, seed 0 stops after 62 epochs with change r 0.10 over all
+    # genes, against 0.74 after the 400 epochs.
     model.train(max_epochs=args.max_epochs, accelerator=args.accelerator, early_stopping=False)
     control = _cells(adata, "cell_type", held_out_type, "condition", "control")
     real = _cells(adata, "cell_type", held_out_type, "condition", "stimulated")
