@@ -20,7 +20,9 @@ script, on the same split, scored by the same code:
     python benchmarks/holdout.py --all-cell-types --methods trvae,cvae,mmd_z,scarches,mean_shift,control \\
         --seeds 0,1,2 --output docs/benchmarks.md --plots docs/_static
     python benchmarks/holdout.py --all-cell-types --methods trvae \\
-        --model-kwargs '{"mmd_weight": 10}' --suffix _mmd10   # a row per setting of a sweep
+        --model-kwargs '{"mmd_weight": 10}' --suffix _mmd10 --csv mmd10.csv   # a sweep's rows
+    python benchmarks/holdout.py --all-cell-types --from-csv defaults.csv --screens mmd10.csv
+        # each screen's row minus the default it varies, on the cell types it was run on
 """
 
 from __future__ import annotations
@@ -207,12 +209,15 @@ def complete_methods(table: pd.DataFrame) -> list[str]:
     return list(coverage.index[coverage == table.cell_type.nunique()])
 
 
+def _per_run(table: pd.DataFrame) -> pd.DataFrame:
+    """The scores of each method, seed and cell type; a run repeated counts once (averaged)."""
+    return table.groupby(["method", "seed", "cell_type"], sort=False)[SCORES].mean()
+
+
 def _per_seed(table: pd.DataFrame) -> pd.DataFrame:
     """Mean over cell types of each complete method and seed."""
     table = table[table.method.isin(complete_methods(table))]
-    # A run repeated (same method, cell type and seed) counts once: average the repeats first.
-    per_run = table.groupby(["method", "seed", "cell_type"], sort=False)[SCORES].mean()
-    return per_run.groupby(["method", "seed"], sort=False).mean()
+    return _per_run(table).groupby(["method", "seed"], sort=False).mean()
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -231,43 +236,88 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.DataFrame:
-    """``reference`` minus each other method, paired by seed: mean, 95% t interval, seeds ahead.
+def _paired(runs: pd.DataFrame, ours: str, theirs: str) -> tuple[pd.DataFrame, int]:
+    """``ours`` minus ``theirs``, seed by seed, on the cell types both were run on in that seed.
 
-    Differences of the mean over cell types, seed by seed: the seeds share their splits, so the
-    pairing removes what a seed does to every model. Methods that do not depend on the seed
-    (mean_shift, control) pair with every seed; other methods need 3 seeds or more in common
-    with ``reference``.
+    Per seed, the difference of the means over those cell types: the seeds share their splits,
+    so the pairing removes what a seed does to every model. A method that does not depend on
+    the seed (mean_shift, control) pairs its one run per cell type with every seed of ``ours``.
+    Returns the differences (a row per seed) and how many cell types they cover.
     """
-    per_seed = _per_seed(table)
-    if reference not in per_seed.index.get_level_values("method"):
+    a, b = runs.loc[ours].reset_index(), runs.loc[theirs].reset_index()
+    keys = ["seed", "cell_type"]
+    if theirs in DETERMINISTIC:
+        b, keys = b.drop(columns="seed"), ["cell_type"]
+    both = a.merge(b, on=keys, suffixes=("", "_theirs"))
+    diff = pd.DataFrame({s: both[s] - both[f"{s}_theirs"] for s in HEADLINE})
+    return diff.groupby(both.seed).mean(), both.cell_type.nunique()
+
+
+def _interval(d: np.ndarray) -> str:
+    """Mean; from 3 values on, its 95% t interval; from 2, how many values are above zero."""
+    text = f"{d.mean():+.4f}"
+    if len(d) >= 3:
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        text += f" [{d.mean() - half:+.4f}, {d.mean() + half:+.4f}]"
+    return f"{text} {(d > 0).sum()}/{len(d)}" if len(d) > 1 else text
+
+
+def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.DataFrame:
+    """``reference`` minus each other complete method, paired by seed (see :func:`_paired`).
+
+    Seeded methods need 3 seeds or more in common with ``reference``.
+    """
+    runs = _per_run(table[table.method.isin(complete_methods(table))])
+    methods = runs.index.get_level_values("method").unique()
+    if reference not in methods:
         return pd.DataFrame()
-    ours = per_seed.loc[reference]
     rows = {}
-    for method in per_seed.index.get_level_values("method").unique().drop(reference):
-        theirs = per_seed.loc[method]
-        if method in DETERMINISTIC:
-            theirs = pd.DataFrame([theirs.iloc[0]] * len(ours), index=ours.index)
-        seeds = ours.index.intersection(theirs.index)
-        if len(seeds) < 3:
-            continue
-        diff = ours.loc[seeds] - theirs.loc[seeds]
-        cells = []
-        for score in HEADLINE:
-            d = diff[score].to_numpy()
-            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-            cells.append(
-                f"{d.mean():+.4f} [{d.mean() - half:+.4f}, {d.mean() + half:+.4f}] "
-                f"{(d > 0).sum()}/{len(d)}"
-            )
-        rows[method] = [len(seeds), *cells]
+    for method in methods.drop(reference):
+        diff, _ = _paired(runs, reference, method)
+        if len(diff) >= 3:
+            rows[method] = [len(diff), *(_interval(diff[s].to_numpy()) for s in HEADLINE)]
     return pd.DataFrame.from_dict(rows, orient="index", columns=["seeds", *HEADLINE])
 
 
+def default_of(label: str) -> str | None:
+    """The default row a screen's row varies: ``trvae_ctbal`` varies ``trvae``, and
+    ``trvae_ctbal_no_residual`` varies ``trvae_no_residual``."""
+    method = max((m for m in METHODS if label.startswith(f"{m}_")), key=len, default=None)
+    if method is None:
+        return None
+    return f"{method}_no_residual" if label.endswith("_no_residual") else method
+
+
+def screen_differences(table: pd.DataFrame, screens: list[str]) -> pd.DataFrame:
+    """Each screen's row minus the default it varies, paired by seed on their shared cell types.
+
+    This compares a screen stopped after a few cell types with the defaults on the same ones.
+    """
+    runs = _per_run(table)
+    methods = runs.index.get_level_values("method").unique()
+    rows = {}
+    for label in screens:
+        default = default_of(label)
+        if default not in methods:
+            continue
+        diff, n_types = _paired(runs, label, default)
+        if len(diff):
+            rows[label] = [default, n_types, len(diff)]
+            rows[label] += [_interval(diff[s].to_numpy()) for s in HEADLINE]
+    columns = ["versus", "cell types", "seeds", *HEADLINE]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
 def write_markdown(
-    table: pd.DataFrame, means: pd.DataFrame, paired: pd.DataFrame, path: Path, commands: list[str]
+    table: pd.DataFrame,
+    means: pd.DataFrame,
+    paired: pd.DataFrame,
+    screened: pd.DataFrame,
+    path: Path,
+    commands: list[str],
 ):
-    """The tables: ``means`` from :func:`summary`, ``paired`` from :func:`paired_differences`."""
+    """The tables: ``means`` from :func:`summary`, ``paired`` from :func:`paired_differences`,
+    ``screened`` from :func:`screen_differences`."""
     per_type = table.groupby(["cell_type", "method"], sort=False)[HEADLINE].mean().round(3)
     text = [
         "# Benchmarks",
@@ -292,6 +342,7 @@ def write_markdown(
         means.to_markdown(),
         "",
         *_paired_section(paired),
+        *_screen_section(screened),
         "## Per cell type (mean over seeds)",
         "",
         per_type.reset_index().to_markdown(index=False),
@@ -311,6 +362,24 @@ def _paired_section(paired: pd.DataFrame) -> list[str]:
         "which trvae is ahead. Methods that do not depend on the seed pair with every seed.",
         "",
         paired.to_markdown(),
+        "",
+    ]
+
+
+def _screen_section(screened: pd.DataFrame) -> list[str]:
+    if screened.empty:
+        return []
+    return [
+        "## Screens minus the defaults they vary, on the cell types they were run on",
+        "",
+        "Each row of the CSVs given with `--screens` minus the default row it varies (`versus`: "
+        "trvae, mmd_z, cvae, or trvae_no_residual for the prediction without the residual), "
+        "paired by seed on the cell types both were run on in that seed: per seed, the "
+        "difference of the means over those cell types; the mean over the seeds, its 95% t "
+        "interval from 3 seeds on, and from 2 seeds on the number of seeds in which the screen is "
+        "ahead.",
+        "",
+        screened.to_markdown(),
         "",
     ]
 
@@ -376,7 +445,14 @@ def parse_args(argv=None):
     parser.add_argument("--output", default=None, help="write the tables to this markdown file")
     parser.add_argument("--plots", default=None, help="folder for the NK regression plots")
     parser.add_argument(
-        "--from-csv", nargs="+", default=None, help="only report rows saved by earlier --csv runs"
+        "--from-csv", nargs="+", default=[], help="only report rows saved by earlier --csv runs"
+    )
+    parser.add_argument(
+        "--screens",
+        nargs="+",
+        default=[],
+        help="report these CSVs' rows too (screens run against the current defaults), each "
+        "paired with the default it varies (from --from-csv) on the cell types it was run on",
     )
     return parser.parse_args(argv)
 
@@ -384,11 +460,12 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.from_csv:
-        table = pd.concat([pd.read_csv(f) for f in args.from_csv])
+    if args.from_csv or args.screens:
+        screens = pd.concat([pd.read_csv(f) for f in args.screens]) if args.screens else None
+        table = pd.concat([pd.read_csv(f) for f in args.from_csv] + [screens])
         if not args.all_cell_types:
             table = table[table.cell_type.isin(args.cell_type.split(","))]
-        return report(table, args)
+        return report(table, args, [] if screens is None else list(screens.method.unique()))
     adata = sc.read_h5ad(args.data)
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = []
@@ -418,22 +495,28 @@ def main(argv=None):
     report(pd.DataFrame(rows), args)
 
 
-def report(table: pd.DataFrame, args):
+def report(table: pd.DataFrame, args, screens: list[str] = ()):
+    """Print the tables and write them to ``--output``; ``screens``: the labels to pair with
+    the defaults they vary."""
     print("\nMean over cell types (for several seeds: mean ± sd over seeds):")
     means, paired = summary(table), paired_differences(table)
+    screened = screen_differences(table, screens)
     print(means.to_string())
     if not paired.empty:
         print("\ntrvae minus each method, paired by seed (mean [95% interval] seeds ahead):")
         print(paired.to_string())
+    if not screened.empty:
+        print("\nEach screen minus the default it varies, on their shared cell types and seeds:")
+        print(screened.to_string())
     if args.output:
         commands = [_command()]
-        if args.from_csv:  # the runs that made the rows, then this report
-            sidecars = [Path(f).with_suffix(".cmd") for f in args.from_csv]
+        if args.from_csv or args.screens:  # the runs that made the rows, then this report
+            sidecars = [Path(f).with_suffix(".cmd") for f in args.from_csv + args.screens]
             # a sidecar holds one command a line (a run resumed in parts has several)
             commands = [
                 c for p in sidecars if p.exists() for c in p.read_text().splitlines()
             ] + commands
-        write_markdown(table, means, paired, Path(args.output), commands)
+        write_markdown(table, means, paired, screened, Path(args.output), commands)
 
 
 def _command() -> str:
