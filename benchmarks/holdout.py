@@ -253,7 +253,7 @@ def _paired(runs: pd.DataFrame, ours: str, theirs: str) -> tuple[pd.DataFrame, i
     return diff.groupby(both.seed).mean(), both.cell_type.nunique()
 
 
-def _interval(d: np.ndarray) -> str:
+def _interval(d: pd.Series) -> str:
     """Mean; from 3 values on, its 95% t interval; from 2, how many values are above zero."""
     text = f"{d.mean():+.4f}"
     if len(d) >= 3:
@@ -275,7 +275,7 @@ def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.Data
     for method in methods.drop(reference):
         diff, _ = _paired(runs, reference, method)
         if len(diff) >= 3:
-            rows[method] = [len(diff), *(_interval(diff[s].to_numpy()) for s in HEADLINE)]
+            rows[method] = [len(diff), *(_interval(diff[s]) for s in HEADLINE)]
     return pd.DataFrame.from_dict(rows, orient="index", columns=["seeds", *HEADLINE])
 
 
@@ -302,8 +302,7 @@ def screen_differences(table: pd.DataFrame, screens: list[str]) -> pd.DataFrame:
             continue
         diff, n_types = _paired(runs, label, default)
         if len(diff):
-            rows[label] = [default, n_types, len(diff)]
-            rows[label] += [_interval(diff[s].to_numpy()) for s in HEADLINE]
+            rows[label] = [default, n_types, len(diff), *(_interval(diff[s]) for s in HEADLINE)]
     columns = ["versus", "cell types", "seeds", *HEADLINE]
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
 
@@ -341,8 +340,8 @@ def write_markdown(
         "",
         means.to_markdown(),
         "",
-        *_paired_section(paired),
-        *_screen_section(screened),
+        *_section(PAIRED_TEXT, paired),
+        *_section(SCREEN_TEXT, screened),
         "## Per cell type (mean over seeds)",
         "",
         per_type.reset_index().to_markdown(index=False),
@@ -351,37 +350,26 @@ def write_markdown(
     path.write_text("\n".join(text))
 
 
-def _paired_section(paired: pd.DataFrame) -> list[str]:
-    if paired.empty:
-        return []
-    return [
-        "## trVAE minus each alternative, paired by seed",
-        "",
-        "Per seed, the difference of the means over cell types (trvae minus the method); the "
-        "mean of those differences, its 95% t interval over the seeds, and the number of seeds in "
-        "which trvae is ahead. Methods that do not depend on the seed pair with every seed.",
-        "",
-        paired.to_markdown(),
-        "",
-    ]
+PAIRED_TEXT = (
+    "## trVAE minus each alternative, paired by seed",
+    "Per seed, the difference of the means over cell types (trvae minus the method); the mean of "
+    "those differences, its 95% t interval over the seeds, and the number of seeds in which trvae "
+    "is ahead. Methods that do not depend on the seed pair with every seed.",
+)
+SCREEN_TEXT = (
+    "## Screens minus the defaults they vary, on the cell types they were run on",
+    "Each row of the CSVs given with `--screens` minus the default row it varies (`versus`: "
+    "trvae, mmd_z, cvae, or trvae_no_residual for the prediction without the residual), paired "
+    "by seed on the cell types both were run on in that seed: per seed, the difference of the "
+    "means over those cell types; the mean over the seeds, its 95% t interval from 3 seeds on, "
+    "and from 2 seeds on the number of seeds in which the screen is ahead.",
+)
 
 
-def _screen_section(screened: pd.DataFrame) -> list[str]:
-    if screened.empty:
-        return []
-    return [
-        "## Screens minus the defaults they vary, on the cell types they were run on",
-        "",
-        "Each row of the CSVs given with `--screens` minus the default row it varies (`versus`: "
-        "trvae, mmd_z, cvae, or trvae_no_residual for the prediction without the residual), "
-        "paired by seed on the cell types both were run on in that seed: per seed, the "
-        "difference of the means over those cell types; the mean over the seeds, its 95% t "
-        "interval from 3 seeds on, and from 2 seeds on the number of seeds in which the screen is "
-        "ahead.",
-        "",
-        screened.to_markdown(),
-        "",
-    ]
+def _section(text: tuple[str, str], frame: pd.DataFrame) -> list[str]:
+    """A heading, its explanation and ``frame`` as a markdown table; nothing if it is empty."""
+    heading, explanation = text
+    return [] if frame.empty else [heading, "", explanation, "", frame.to_markdown(), ""]
 
 
 def _minutes_by_device(table: pd.DataFrame) -> str:
@@ -461,11 +449,11 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.from_csv or args.screens:
-        screens = pd.concat([pd.read_csv(f) for f in args.screens]) if args.screens else None
-        table = pd.concat([pd.read_csv(f) for f in args.from_csv] + [screens])
+        screens = [pd.read_csv(f) for f in args.screens]
+        table = pd.concat([*(pd.read_csv(f) for f in args.from_csv), *screens])
         if not args.all_cell_types:
             table = table[table.cell_type.isin(args.cell_type.split(","))]
-        return report(table, args, [] if screens is None else list(screens.method.unique()))
+        return report(table, args, list(dict.fromkeys(m for t in screens for m in t.method)))
     adata = sc.read_h5ad(args.data)
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = []
@@ -495,12 +483,12 @@ def main(argv=None):
     report(pd.DataFrame(rows), args)
 
 
-def report(table: pd.DataFrame, args, screens: list[str] = ()):
+def report(table: pd.DataFrame, args, screens: list[str] | None = None):
     """Print the tables and write them to ``--output``; ``screens``: the labels to pair with
     the defaults they vary."""
     print("\nMean over cell types (for several seeds: mean ± sd over seeds):")
     means, paired = summary(table), paired_differences(table)
-    screened = screen_differences(table, screens)
+    screened = screen_differences(table, screens or [])
     print(means.to_string())
     if not paired.empty:
         print("\ntrvae minus each method, paired by seed (mean [95% interval] seeds ahead):")

@@ -4,7 +4,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -46,7 +45,7 @@ def test_paired_differences_pair_by_seed_and_broadcast_seedless_methods(table):
     # trvae minus mmd_z: the mean gap, 0.004, in every seed, so the interval is a point.
     assert paired.loc["mmd_z", "r2_var_all"] == "+0.0040 [+0.0040, +0.0040] 3/3"
     # mean_shift's one run per cell type pairs with each of trvae's seeds: 0.1, 0.11, 0.12.
-    assert paired.loc["mean_shift", "r2_mean_all"].startswith("+0.1100 [")
+    assert paired.loc["mean_shift", "r2_mean_all"] == "+0.1100 [+0.0852, +0.1348] 3/3"
 
 
 def test_screen_differences_use_only_the_cell_types_and_seeds_the_screen_has(table):
@@ -75,9 +74,10 @@ def test_default_of(label, default):
 
 
 def test_interval_needs_three_values_and_counts_from_two():
-    assert holdout._interval(np.array([0.01])) == "+0.0100"
-    assert holdout._interval(np.array([0.01, -0.03])) == "-0.0100 1/2"
-    assert holdout._interval(np.array([0.01, 0.02, 0.03])).endswith("3/3")
+    assert holdout._interval(pd.Series([0.01])) == "+0.0100"
+    assert holdout._interval(pd.Series([0.01, -0.03])) == "-0.0100 1/2"
+    # sd 0.01 over 3 values: half-width t(0.975, 2) x 0.01 / sqrt(3) = 0.0248
+    assert holdout._interval(pd.Series([0.01, 0.02, 0.03])) == "+0.0200 [-0.0048, +0.0448] 3/3"
 
 
 def test_from_csv_with_screens_writes_the_screen_section(table, tmp_path):
