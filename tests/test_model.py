@@ -267,3 +267,63 @@ def test_mmd_by_cell_type_query_with_a_new_cell_type(adata):
     assert query.module.n_labels == 3  # the query's new cell type has its own group
     query.train(batch_size=64, **TRAIN_FAST)
     assert np.isfinite(query.history["mmd_train"].to_numpy(dtype=float)).all()
+
+
+@pytest.fixture
+def nb_model():
+    from scvi_trvae.data import synthetic_perturbation
+
+    adata = synthetic_perturbation(n_cells=30, n_genes=40, n_cell_types=2)
+    TRVAE.setup_anndata(adata, condition_key="condition", layer="counts")
+    model = TRVAE(adata, likelihood="nb", n_hidden=16, n_latent=4)
+    model.train(batch_size=64, **TRAIN_FAST)
+    return model, adata
+
+
+def test_count_model_getters(nb_model):
+    # scvi-tools' RNASeqMixin getters that read the count likelihood's noise model.
+    model, adata = nb_model
+    counts = adata.layers["counts"].toarray()
+    params = model.get_likelihood_parameters()
+    # The decoded frequencies times the observed library size: each cell's mean sums to its total.
+    np.testing.assert_allclose(params["mean"].sum(1), counts.sum(1), rtol=1e-4)
+    theta = torch.exp(model.module.px_r).detach().numpy()
+    np.testing.assert_allclose(params["dispersions"], np.broadcast_to(theta, adata.shape))
+    samples = model.posterior_predictive_sample(n_samples=3).todense()
+    assert samples.shape == (*adata.shape, 3)
+    assert (samples >= 0).all() and (samples == np.round(samples)).all()
+    stimulated = model.posterior_predictive_sample(transform_batch="stimulated")
+    assert stimulated.shape == adata.shape
+    library = model.get_latent_library_size(give_mean=False).ravel()
+    np.testing.assert_allclose(library, counts.sum(1), rtol=1e-5)
+    with pytest.raises(RuntimeError, match="observed library size"):
+        model.get_latent_library_size()  # no posterior of the library: it is observed
+    assert model.get_feature_correlation_matrix(n_samples=2).shape == (40, 40)
+
+
+@pytest.mark.parametrize("likelihood", ["mse", "nb"])
+def test_marginal_ll(likelihood, adata):
+    layer = "counts" if likelihood == "nb" else None
+    TRVAE.setup_anndata(adata, condition_key="condition", layer=layer)
+    model = TRVAE(adata, likelihood=likelihood, n_hidden=16, n_latent=4)
+    model.train(batch_size=64, **TRAIN_FAST)
+    # scvi's ELBO (its KL in closed form, one draw of z) and one-draw estimates of log p(x | s),
+    # log p(z) + log p(x | z) - log q(z | x), whose expectation is the ELBO: each averaged over
+    # the cells and 10 repeats to quiet the draws' noise (about 0.7 for the MSE model here).
+    elbo = np.mean([model.get_elbo().item() for _ in range(10)])
+    one_draw = [model.get_marginal_ll(n_mc_samples=1, return_mean=False) for _ in range(10)]
+    assert one_draw[0].shape == (adata.n_obs,)
+    assert torch.stack(one_draw).mean().item() == pytest.approx(elbo, abs=1.5)
+    # More draws tighten the bound towards log p(x | s), above the ELBO.
+    assert model.get_marginal_ll(n_mc_samples=40, n_mc_samples_per_pass=16) > elbo + 0.2
+
+
+def test_count_getters_need_a_count_likelihood(model):
+    for getter in (
+        model.posterior_predictive_sample,
+        model.get_likelihood_parameters,
+        model.get_feature_correlation_matrix,
+        model.get_latent_library_size,
+    ):
+        with pytest.raises(ValueError, match="needs a count likelihood"):
+            getter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import warnings
@@ -41,6 +42,23 @@ logger = logging.getLogger(__name__)
 
 # Parameters added after the first saves, with the value that a save without them was made with.
 _EARLIER_SAVES_INIT_PARAMS = {"mmd_by_cell_type": False, "decoder_condition": "mmd_layer"}
+
+
+def _needs_counts(method):
+    """``method`` of a model, raising a clear error for ``likelihood="mse"``."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.module.gene_likelihood not in COUNT_LIKELIHOODS:
+            raise ValueError(
+                f"{method.__name__} needs a count likelihood ('nb' or 'zinb'); this model's "
+                "likelihood is 'mse', a squared error on log-normalised data, with no noise "
+                "model to sample from or library size. Train TRVAE(adata, likelihood='nb') on "
+                "raw counts, or use predict() or get_normalized_expression()."
+            )
+        return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseModelClass):
@@ -113,6 +131,14 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
 
     Notes
     -----
+    scvi-tools' getters work as for :class:`~scvi.model.SCVI`: ``get_latent_representation``,
+    ``get_normalized_expression`` (with ``transform_batch``), ``differential_expression``,
+    ``get_elbo``, ``get_reconstruction_error`` and ``get_marginal_ll``; with a count likelihood
+    also ``posterior_predictive_sample``, ``get_likelihood_parameters``,
+    ``get_feature_correlation_matrix`` and ``get_latent_library_size(give_mean=False)`` (the
+    library size is observed). With ``likelihood="mse"`` those four raise: the squared error has
+    no noise model, and the decoded values that the others return are log-normalised.
+
     The MMD's kernel is compiled with :func:`torch.compile` on the first training step of a
     process: a pause of about 5 s (12 s before the compile cache on disk is filled), then a
     quarter less time for the MMD at every step. Where compiling fails it runs uncompiled, with
@@ -130,6 +156,12 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
     _module_cls = TRVAEModule
     _data_splitter_cls = ConditionBalancedDataSplitter
     _training_plan_cls = TRVAETrainingPlan
+
+    # RNASeqMixin's methods that read a count likelihood's noise model.
+    posterior_predictive_sample = _needs_counts(RNASeqMixin.posterior_predictive_sample)
+    get_likelihood_parameters = _needs_counts(RNASeqMixin.get_likelihood_parameters)
+    get_feature_correlation_matrix = _needs_counts(RNASeqMixin.get_feature_correlation_matrix)
+    get_latent_library_size = _needs_counts(RNASeqMixin.get_latent_library_size)
 
     def __init__(
         self,
@@ -621,7 +653,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             [target_condition] * len(obs), categories=self.conditions
         )
         x = np.concatenate(predictions).astype(np.float32)
-        is_counts = self.module.likelihood in COUNT_LIKELIHOODS
+        is_counts = self.module.gene_likelihood in COUNT_LIKELIHOODS
         return AnnData(
             X=x,
             layers={"normalized": np.expm1(x)} if is_counts else None,
@@ -639,14 +671,14 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
     def _decode(self, generative_input: dict, condition_code: int | None, library_size):
         """Decoded expression in the space of the prediction's ``X``."""
         px = self.module.generative(**generative_input, transform_batch=condition_code)["px"]
-        if self.module.likelihood in COUNT_LIKELIHOODS:
+        if self.module.gene_likelihood in COUNT_LIKELIHOODS:
             return torch.log1p(px.scale * library_size.to(px.scale.device))
         return px.loc
 
     def _in_output_space(self, x: torch.Tensor, library_size: torch.Tensor) -> torch.Tensor:
         """Observed data in the space of the prediction's ``X``."""
         x = x.to(self.device)
-        if self.module.likelihood in COUNT_LIKELIHOODS:
+        if self.module.gene_likelihood in COUNT_LIKELIHOODS:
             return torch.log1p(x / x.sum(1, keepdim=True) * library_size.to(x.device))
         return x
 

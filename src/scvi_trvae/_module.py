@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Literal
 
@@ -106,7 +107,8 @@ class TRVAEModule(BaseModuleClass):
         super().__init__()
         self.n_labels = n_labels
         self.n_batch = n_batch
-        self.likelihood = likelihood
+        # scvi's name for it, which RNASeqMixin reads (get_likelihood_parameters).
+        self.gene_likelihood = likelihood
         self.kl_weight = kl_weight
         self.mmd_weight = mmd_weight
         self.mmd_on = mmd_on
@@ -179,14 +181,20 @@ class TRVAEModule(BaseModuleClass):
     @auto_move_data
     def inference(self, x: torch.Tensor, batch_index: torch.Tensor, n_samples: int = 1) -> dict:
         """Encode ``x`` with its condition: the posterior ``qz`` and a sample ``z`` of it."""
-        is_counts = self.likelihood in COUNT_LIKELIHOODS
+        is_counts = self.gene_likelihood in COUNT_LIKELIHOODS
         library = torch.log(x.sum(1, keepdim=True)) if is_counts else None
         qz, z = self.encoder(torch.log1p(x) if is_counts else x, batch_index)
         if n_samples > 1:
             z = qz.sample((n_samples,))
             if library is not None:
                 library = library.expand(n_samples, *library.shape)
-        return {MODULE_KEYS.Z_KEY: z, MODULE_KEYS.QZ_KEY: qz, MODULE_KEYS.LIBRARY_KEY: library}
+        return {
+            MODULE_KEYS.Z_KEY: z,
+            MODULE_KEYS.QZ_KEY: qz,
+            MODULE_KEYS.LIBRARY_KEY: library,
+            # The library size is observed, not inferred: scvi's getters then say so.
+            MODULE_KEYS.QL_KEY: None,
+        }
 
     @auto_move_data
     def generative(
@@ -212,7 +220,7 @@ class TRVAEModule(BaseModuleClass):
         return {"px": self._px(hidden, library), "y": y}
 
     def _px(self, hidden: torch.Tensor, library: torch.Tensor | None):
-        if self.likelihood == "mse":
+        if self.gene_likelihood == "mse":
             # ReLU output as in the paper: log-normalised expression is non-negative.
             mean = torch.relu(self.px_mean(hidden))
             # The fixed scale broadcasts (no (cells, genes) tensor), and nothing is validated:
@@ -221,7 +229,7 @@ class TRVAEModule(BaseModuleClass):
         scale = torch.softmax(self.px_mean(hidden), dim=-1)
         rate = torch.exp(library) * scale
         theta = torch.exp(self.px_r)
-        if self.likelihood == "nb":
+        if self.gene_likelihood == "nb":
             return NegativeBinomial(mu=rate, theta=theta, scale=scale)
         return ZeroInflatedNegativeBinomial(
             mu=rate, theta=theta, zi_logits=self.px_dropout(hidden), scale=scale
@@ -249,12 +257,9 @@ class TRVAEModule(BaseModuleClass):
             module's own ``kl_weight``.
 
         """
-        x = tensors[REGISTRY_KEYS.X_KEY]
-        px = generative_outputs["px"]
-        if self.likelihood == "mse":
-            reconstruction = nn.functional.mse_loss(px.loc, x, reduction="none").sum(-1)
-        else:
-            reconstruction = -px.log_prob(x).sum(-1)
+        reconstruction = self._reconstruction(
+            tensors[REGISTRY_KEYS.X_KEY], generative_outputs["px"]
+        )
         qz = inference_outputs[MODULE_KEYS.QZ_KEY]
         kl = kl_divergence(qz, torch.distributions.Normal(0.0, 1.0)).sum(-1)
         loss = (reconstruction + kl_weight * self.kl_weight * kl).mean()
@@ -280,3 +285,87 @@ class TRVAEModule(BaseModuleClass):
             kl_local=kl,
             extra_metrics=extra_metrics,
         )
+
+    def _reconstruction(self, x: torch.Tensor, px) -> torch.Tensor:
+        """Reconstruction loss of each cell (each draw of ``z``): ``-log p(x | z, s)``.
+
+        For ``"mse"`` the squared error summed over genes, which is ``-log N(x; mean, 1/2)``
+        less a constant.
+        """
+        if self.gene_likelihood == "mse":
+            return (px.loc - x).square().sum(-1)
+        return -px.log_prob(x).sum(-1)
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        tensors: dict[str, torch.Tensor],
+        n_samples: int = 1,
+        generative_kwargs: dict | None = None,
+    ) -> torch.Tensor:
+        """Draws of the posterior predictive distribution: ``z`` from ``q(z | x, s)``, then ``x``.
+
+        For ``"mse"`` the draws are the loss's Gaussian of variance 1/2, which is no fitted noise
+        model: ``TRVAE.posterior_predictive_sample`` refuses that likelihood.
+
+        Parameters
+        ----------
+        tensors
+            The minibatch.
+        n_samples
+            Draws per cell.
+        generative_kwargs
+            Passed to :meth:`generative` (``transform_batch``).
+
+        Returns
+        -------
+        Tensor on the CPU of shape ``(cells, genes)``, or ``(cells, genes, n_samples)``.
+
+        """
+        _, generative_outputs = self.forward(
+            tensors,
+            inference_kwargs={"n_samples": n_samples},
+            generative_kwargs=generative_kwargs,
+            compute_loss=False,
+        )
+        samples = generative_outputs["px"].sample()
+        return (samples.permute(1, 2, 0) if n_samples > 1 else samples).cpu()
+
+    @torch.inference_mode()
+    def marginal_ll(
+        self,
+        tensors: dict[str, torch.Tensor],
+        n_mc_samples: int,
+        return_mean: bool = False,
+        n_mc_samples_per_pass: int = 1,
+    ) -> torch.Tensor | float:
+        """``log p(x | s)`` of each cell, importance-sampled with ``q(z | x, s)`` as the proposal.
+
+        The reconstruction term is the loss's (:meth:`loss`), as in scvi's ``VAE.marginal_ll``:
+        for ``"mse"`` the value is ``log p(x | s)`` up to a constant.
+
+        Parameters
+        ----------
+        tensors
+            The minibatch.
+        n_mc_samples
+            Draws of ``z`` per cell.
+        return_mean
+            Return the mean over the cells instead of each cell's value.
+        n_mc_samples_per_pass
+            Draws per forward pass (memory: cells x genes x this).
+
+        """
+        x = tensors[REGISTRY_KEYS.X_KEY].to(self.device)
+        batch_index = tensors[REGISTRY_KEYS.BATCH_KEY]
+        log_weights = []
+        for start in range(0, n_mc_samples, n_mc_samples_per_pass):
+            n_samples = min(n_mc_samples_per_pass, n_mc_samples - start)
+            inference = self.inference(x, batch_index, n_samples=n_samples)
+            z, qz = inference[MODULE_KEYS.Z_KEY], inference[MODULE_KEYS.QZ_KEY]
+            px = self.generative(z, batch_index, inference[MODULE_KEYS.LIBRARY_KEY])["px"]
+            log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+            log_weight = log_prior - self._reconstruction(x, px) - qz.log_prob(z).sum(-1)
+            log_weights.append(log_weight.reshape(n_samples, len(x)))
+        log_lkl = torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(n_mc_samples)
+        return log_lkl.mean().item() if return_mean else log_lkl.cpu()
