@@ -327,3 +327,8 @@ def test_count_getters_need_a_count_likelihood(model):
     ):
         with pytest.raises(ValueError, match="needs a count likelihood"):
             getter()
+
+
+def test_view_anndata_setup(model, capsys):
+    model.view_anndata_setup()
+    assert "condition" in capsys.readouterr().out
