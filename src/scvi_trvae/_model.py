@@ -136,8 +136,11 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
     ``get_elbo``, ``get_reconstruction_error`` and ``get_marginal_ll``; with a count likelihood
     also ``posterior_predictive_sample``, ``get_likelihood_parameters``,
     ``get_feature_correlation_matrix`` and ``get_latent_library_size(give_mean=False)`` (the
-    library size is observed). With ``likelihood="mse"`` those four raise: the squared error has
-    no noise model, and the decoded values that the others return are log-normalised.
+    library size is observed). With ``likelihood="mse"`` those four raise, since the squared error
+    has no noise model, and ``get_normalized_expression`` returns each cell's decoded expression
+    as frequencies (``expm1`` of the decoded log-normalised values, normalised to sum to 1) times
+    ``library_size``, so that ``differential_expression`` gives fold changes of normalised
+    expression, as scanpy's ``rank_genes_groups`` does.
 
     The MMD's kernel is compiled with :func:`torch.compile` on the first training step of a
     process: a pause of about 5 s (12 s before the compile cache on disk is filled), then a

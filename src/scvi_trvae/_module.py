@@ -28,6 +28,22 @@ _leaky_relu = partial(nn.LeakyReLU, 0.2)
 MSE_SCALE = 0.5**0.5
 
 
+class LogNormalisedNormal(Normal):
+    """The MSE likelihood: a Gaussian of fixed variance around decoded log-normalised values.
+
+    For scvi-tools' getters (``get_normalized_expression``, ``differential_expression``), its
+    ``"scale"`` is each cell's decoded expression as frequencies: ``expm1`` of the decoded mean,
+    divided by its sum over genes, the normalised expression whose fold changes scanpy's
+    ``rank_genes_groups`` also reports. Computed only when asked for, not on training steps.
+    """
+
+    def get_normalized(self, key: str) -> torch.Tensor:
+        if key != "scale":
+            return super().get_normalized(key)
+        expression = torch.expm1(self.loc)
+        return expression / expression.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
 class TRVAEModule(BaseModuleClass):
     """Conditional VAE with an MMD penalty on its first decoder layer (Lotfollahi et al. 2019).
 
@@ -225,7 +241,7 @@ class TRVAEModule(BaseModuleClass):
             mean = torch.relu(self.px_mean(hidden))
             # The fixed scale broadcasts (no (cells, genes) tensor), and nothing is validated:
             # checking every entry for NaNs on each step costs more than the activation.
-            return Normal(mean, MSE_SCALE, normal_mu=mean, validate_args=False)
+            return LogNormalisedNormal(mean, MSE_SCALE, validate_args=False)
         scale = torch.softmax(self.px_mean(hidden), dim=-1)
         rate = torch.exp(library) * scale
         theta = torch.exp(self.px_r)
