@@ -1,0 +1,1 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods trvae,mmd_z --seeds 10 --csv /tmp/runs/v03_s10.csv   # the 0.3.0 defaults, run at c8a7f84 (training and prediction as at cc9432c: the commits between changed the getters and wrote the squared error as (mean - x)^2 instead of mse_loss); the CSV then copied here
