@@ -292,8 +292,18 @@ def test_count_model_getters(nb_model):
     samples = model.posterior_predictive_sample(n_samples=3).todense()
     assert samples.shape == (*adata.shape, 3)
     assert (samples >= 0).all() and (samples == np.round(samples)).all()
-    stimulated = model.posterior_predictive_sample(transform_batch="stimulated")
-    assert stimulated.shape == adata.shape
+    # transform_batch reaches the decoder: with the same draws, another condition, other samples.
+    draws = {}
+    for name, condition in (
+        ("control", "control"),
+        ("stimulated", "stimulated"),
+        ("again", "stimulated"),
+    ):
+        scvi.settings.seed = 0
+        draws[name] = model.posterior_predictive_sample(transform_batch=condition).todense()
+    assert draws["stimulated"].shape == adata.shape
+    assert (draws["again"] == draws["stimulated"]).all()
+    assert (draws["control"] != draws["stimulated"]).any()
     library = model.get_latent_library_size(give_mean=False).ravel()
     np.testing.assert_allclose(library, counts.sum(1), rtol=1e-5)
     with pytest.raises(RuntimeError, match="observed library size"):
