@@ -309,7 +309,8 @@ class TRVAEModule(BaseModuleClass):
         less a constant.
         """
         if self.gene_likelihood == "mse":
-            return (px.loc - x).square().sum(-1)
+            # One fused kernel on the training step; x broadcast (a view) over draws of z.
+            return nn.functional.mse_loss(px.loc, x.expand_as(px.loc), reduction="none").sum(-1)
         return -px.log_prob(x).sum(-1)
 
     @torch.inference_mode()
@@ -373,13 +374,17 @@ class TRVAEModule(BaseModuleClass):
 
         """
         x = tensors[REGISTRY_KEYS.X_KEY].to(self.device)
-        batch_index = tensors[REGISTRY_KEYS.BATCH_KEY]
         log_weights = []
         for start in range(0, n_mc_samples, n_mc_samples_per_pass):
             n_samples = min(n_mc_samples_per_pass, n_mc_samples - start)
-            inference = self.inference(x, batch_index, n_samples=n_samples)
-            z, qz = inference[MODULE_KEYS.Z_KEY], inference[MODULE_KEYS.QZ_KEY]
-            px = self.generative(z, batch_index, inference[MODULE_KEYS.LIBRARY_KEY])["px"]
+            inference, generative = self.forward(
+                tensors, inference_kwargs={"n_samples": n_samples}, compute_loss=False
+            )
+            z, qz, px = (
+                inference[MODULE_KEYS.Z_KEY],
+                inference[MODULE_KEYS.QZ_KEY],
+                generative["px"],
+            )
             log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
             log_weight = log_prior - self._reconstruction(x, px) - qz.log_prob(z).sum(-1)
             log_weights.append(log_weight.reshape(n_samples, len(x)))
