@@ -140,6 +140,7 @@ def test_early_stopping_restores_best_weights(adata):
     )
     history = model.history["validation_loss"]["validation_loss"].to_numpy(dtype=float)
     assert history.argmin() < len(history) - 1, "the test needs a run whose last epoch is not best"
+    assert len(history) == history.argmin() + 1 + 2, "stops after `patience` epochs without gain"
     (restorer,) = [c for c in model.trainer.callbacks if isinstance(c, RestoreBestWeights)]
     assert restorer.best_epoch == history.argmin()
     # The module holds the best epoch's weights, which differ from the last epoch's.
@@ -147,6 +148,16 @@ def test_early_stopping_restores_best_weights(adata):
         assert torch.equal(value, restorer.best_state[key]), key
     last = last_weights.state
     assert any(not torch.equal(last[k], v) for k, v in restorer.best_state.items())
+
+
+def test_train_shorter_than_an_epoch_with_early_stopping(adata):
+    # Lightning's early stopping used to raise after such a run: no validation loss to check.
+    TRVAE.setup_anndata(adata, condition_key="condition")
+    model = TRVAE(adata, n_hidden=16, n_latent=4)
+    model.train(max_steps=2, batch_size=64, enable_progress_bar=False)
+    assert model.is_trained
+    assert model.trainer.global_step == 2
+    assert "validation_loss" not in model.history
 
 
 class StepRecorder(Callback):

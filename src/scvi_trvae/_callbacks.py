@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +15,8 @@ class RestoreBestWeights(Callback):
 
     Lightning's early stopping stops, but keeps the last weights. The copy lives in memory (the
     module is small), unlike scvi's :class:`~scvi.train.SaveCheckpoint`, which writes a full
-    model save to disk at every improvement.
+    model save to disk at every improvement. It also makes early stopping check the metric after
+    each validation rather than at the end of each training epoch (see :meth:`setup`).
 
     Parameters
     ----------
@@ -30,6 +31,15 @@ class RestoreBestWeights(Callback):
         self.best_score = math.inf
         self.best_epoch = None
         self.best_state = None
+
+    def setup(self, trainer, pl_module, stage):
+        # Lightning checks early stopping at the end of each training epoch when validation runs
+        # every epoch. A run that max_steps ends within its first epoch never validates, and that
+        # check then raises after training ("metric validation_loss not available"), losing the
+        # model. After each validation the metric is always there; the decision is the same.
+        for callback in trainer.callbacks:
+            if isinstance(callback, EarlyStopping):
+                callback._check_on_train_epoch_end = False
 
     def on_validation_end(self, trainer, pl_module):
         score = trainer.callback_metrics.get(self.monitor)
