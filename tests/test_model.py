@@ -366,8 +366,18 @@ def test_normalized_expression_and_fold_changes_of_a_log_normalised_model():
     model = TRVAE(adata, n_hidden=32, n_latent=8)
     model.train(max_epochs=100, batch_size=64, early_stopping=False, enable_progress_bar=False)
     # Decoded expression as frequencies times the library size, as for scvi's count models.
+    scvi.settings.seed = 0  # the same draws of z in both getter calls
     expression = model.get_normalized_expression(library_size=1e4)
     np.testing.assert_allclose(expression.sum(1), 1e4, rtol=1e-4)
+    # library_size="latent": the same expression on the data's own scale, expm1 of the decoded
+    # values (the log values themselves before, totals near 10). Their totals sit below each
+    # cell's observed total of expm1(X), 1e4, as a mean of logs sits below the log of the mean
+    # (0.84 of it here).
+    scvi.settings.seed = 0
+    latent = model.get_normalized_expression(library_size="latent")
+    frequencies = latent / latent.sum(1).to_numpy()[:, None]
+    np.testing.assert_allclose(frequencies, expression / 1e4, atol=1e-6)
+    assert 0.7 < np.median(latent.sum(1) / np.expm1(adata.X.toarray()).sum(1)) <= 1
     # scvi's fold changes are then those of normalised expression, as scanpy reports them: on
     # the data's scale (log2 of the mean of expm1(X)), not compressed by comparing log values
     # (which gave a slope of 0.18 here).

@@ -141,7 +141,8 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
     has no noise model, and ``get_normalized_expression`` returns each cell's decoded expression
     as frequencies (``expm1`` of the decoded log-normalised values, normalised to sum to 1) times
     ``library_size``, so that ``differential_expression`` gives fold changes of normalised
-    expression, as scanpy's ``rank_genes_groups`` does.
+    expression, as scanpy's ``rank_genes_groups`` does; ``library_size="latent"`` gives the
+    ``expm1`` of the decoded values themselves, the data's own normalised scale.
 
     The MMD's kernel is compiled with :func:`torch.compile` on the first training step of a
     process: a pause of about 5 s (12 s before the compile cache on disk is filled), then a

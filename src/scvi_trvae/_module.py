@@ -32,15 +32,19 @@ class LogNormalisedNormal(Normal):
     """The MSE likelihood: a Gaussian of fixed variance around decoded log-normalised values.
 
     For scvi-tools' getters (``get_normalized_expression``, ``differential_expression``), its
-    ``"scale"`` is each cell's decoded expression as frequencies: ``expm1`` of the decoded mean,
-    divided by its sum over genes, the normalised expression whose fold changes scanpy's
-    ``rank_genes_groups`` also reports. Computed only when asked for, not on training steps.
+    ``"mu"`` is each cell's decoded expression on the data's normalised scale (``expm1`` of the
+    decoded mean, as a count model's is at the cell's observed library size), and its ``"scale"``
+    that expression as frequencies (divided by its sum over genes), the normalised expression
+    whose fold changes scanpy's ``rank_genes_groups`` also reports. Computed only when asked for,
+    not on training steps.
     """
 
     def get_normalized(self, key: str) -> torch.Tensor:
-        if key != "scale":
+        if key not in ("mu", "scale"):
             return super().get_normalized(key)
         expression = torch.expm1(self.loc)
+        if key == "mu":
+            return expression
         return expression / expression.sum(-1, keepdim=True).clamp_min(1e-12)
 
 
