@@ -1,5 +1,7 @@
 """Bad input gets a clear error naming the problem and the fix."""
 
+import warnings
+
 import numpy as np
 import pytest
 from helpers import TRAIN_FAST
@@ -67,7 +69,29 @@ def test_count_likelihood_on_negative_data(adata):
 
 def test_mse_on_counts_warns(adata):
     setup(adata, layer="counts")
-    with pytest.warns(UserWarning, match="looks like raw counts"):
+    with pytest.warns(UserWarning, match="looks like raw counts.*normalize_total"):
+        TRVAE(adata)
+
+
+def test_mse_on_normalised_data_not_log_transformed_warns(adata):
+    adata.layers["normalised"] = np.expm1(adata.X.toarray())
+    setup(adata, layer="normalised")
+    with pytest.warns(UserWarning, match=r"has values up to .*not log-transformed.*sc.pp.log1p"):
+        TRVAE(adata)
+
+
+def test_mse_on_scaled_data_warns(adata):
+    x = adata.X.toarray()
+    adata.layers["scaled"] = (x - x.mean(0)) / x.std(0).clip(1e-6)  # as sc.pp.scale does
+    setup(adata, layer="scaled")
+    with pytest.warns(UserWarning, match="negative values.*before sc.pp.scale"):
+        TRVAE(adata)
+
+
+def test_mse_on_log_normalised_data_does_not_warn(adata):
+    setup(adata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
         TRVAE(adata)
 
 

@@ -60,10 +60,32 @@ def check_counts(matrix, where: str) -> None:
             )
 
 
-def looks_like_counts(matrix) -> bool:
-    """Whether the first rows are all non-negative integers with some large values."""
+def log_normalised_problem(matrix) -> tuple[str, str] | None:
+    """How the first rows differ from log-normalised expression, and the fix; ``None`` if not.
+
+    log1p of expression normalised to any usual total (1e4, 1e6) stays below 15.
+    """
     values = next(_row_chunks(matrix), np.zeros(0))
-    return values.size > 0 and values.max() > 30 and np.array_equal(values, np.round(values))
+    if values.size == 0:
+        return None
+    if values.min() < 0:
+        return (
+            "has negative values (scaled or centred data?)",
+            "The decoder's output is non-negative and cannot predict them: register the "
+            "log-normalised data from before sc.pp.scale (e.g. as a layer: "
+            "setup_anndata(..., layer=...)).",
+        )
+    if values.max() <= 30:
+        return None
+    if np.array_equal(values, np.round(values)):
+        return (
+            "looks like raw counts",
+            "Run sc.pp.normalize_total and sc.pp.log1p first, or use likelihood='nb'.",
+        )
+    return (
+        f"has values up to {values.max():.4g} (normalised but not log-transformed?)",
+        "Run sc.pp.log1p first.",
+    )
 
 
 def check_obs_key(obs: pd.DataFrame, key: str, what: str) -> None:

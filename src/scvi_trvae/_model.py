@@ -228,11 +228,10 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         where = "The registered data (adata.X or the layer given to setup_anndata)"
         if likelihood in COUNT_LIKELIHOODS:
             _checks.check_counts(matrix, where)
-        elif _checks.looks_like_counts(matrix):
+        elif problem := _checks.log_normalised_problem(matrix):
             warnings.warn(
-                f"{where} looks like raw counts, but likelihood='mse' expects log-normalised "
-                "data. Run sc.pp.normalize_total and sc.pp.log1p first, or use "
-                "likelihood='nb'.",
+                f"{where} {problem[0]}, but likelihood='mse' expects log-normalised data. "
+                f"{problem[1]}",
                 UserWarning,
                 stacklevel=settings.warnings_stacklevel,
             )
