@@ -149,6 +149,31 @@ def test_missing_genes(trained, adata):
         trained.predict(adata[:, 10:].copy(), target_condition="stimulated")
 
 
+def test_predict_from_data_with_nans(trained, adata):
+    other = adata[:10].copy()
+    other.X = other.X.toarray()
+    other.X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="data to predict from contains NaN"):
+        trained.predict(other, target_condition="stimulated")
+
+
+def test_predict_from_raw_counts_with_a_log_normalised_model_warns(trained, adata):
+    other = adata[:10].copy()
+    other.X = other.layers["counts"]
+    with pytest.warns(UserWarning, match="data to predict from looks like raw counts"):
+        trained.predict(other, target_condition="stimulated")
+
+
+def test_predict_from_log_data_with_a_count_model(adata):
+    setup(adata, layer="counts")
+    model = TRVAE(adata, n_hidden=8, n_latent=2, likelihood="nb")
+    model.train(batch_size=64, **TRAIN_FAST)
+    other = adata[:10].copy()
+    other.layers["counts"] = other.X
+    with pytest.raises(ValueError, match="data to predict from has non-integer values"):
+        model.predict(other, target_condition="stimulated")
+
+
 def test_empty_selection(trained, adata):
     with pytest.raises(ValueError, match="empty"):
         trained.predict(adata[:0], target_condition="stimulated")

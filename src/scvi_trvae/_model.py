@@ -198,7 +198,11 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
                 "mmd_by_cell_type=True compares the conditions within each cell type, and no "
                 "cell type is registered: pass cell_type_key to TRVAE.setup_anndata."
             )
-        self._check_data_for_likelihood(likelihood)
+        self._check_data_for_likelihood(
+            self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY),
+            likelihood,
+            "The registered data (adata.X or the layer given to setup_anndata)",
+        )
 
         self.module = self._module_cls(
             n_input=self.summary_stats.n_vars,
@@ -223,9 +227,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         )
         self.init_params_ = self._get_init_params(locals())
 
-    def _check_data_for_likelihood(self, likelihood: str) -> None:
-        matrix = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
-        where = "The registered data (adata.X or the layer given to setup_anndata)"
+    @staticmethod
+    def _check_data_for_likelihood(matrix, likelihood: str, where: str) -> None:
+        """Raise if a count likelihood gets other data; warn if the MSE gets other data."""
         if likelihood in COUNT_LIKELIHOODS:
             _checks.check_counts(matrix, where)
         elif problem := _checks.log_normalised_problem(matrix):
@@ -560,7 +564,19 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
                 f"[{self.condition_key!r}]; the model knows {self.conditions}. To add a new "
                 "condition, map it with TRVAE.load_query_data."
             )
+        # Registration transfers the fields without setup_anndata's checks of the values.
+        where = "The data to predict from"
+        matrix = self._registered_matrix(adata)
+        _checks.check_finite(matrix, where)
+        self._check_data_for_likelihood(matrix, self.module.gene_likelihood, where)
         return adata
+
+    def _registered_matrix(self, adata: AnnData | MuData):
+        """The expression matrix registered by setup (``X`` or a layer) of ``adata``."""
+        field = self.adata_manager.data_registry[REGISTRY_KEYS.X_KEY]
+        return get_anndata_attribute(
+            adata, field.attr_name, field.attr_key, mod_key=field.get("mod_key")
+        )
 
     @torch.inference_mode()
     def predict(
