@@ -44,6 +44,15 @@ def test_scores_are_seeded(sets):
     assert a.equals(b)
 
 
+def test_scores_reject_nans(sets):
+    control, real = sets
+    predicted = control.copy()
+    predicted.X = predicted.X.toarray()
+    predicted.X[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"predicted.X contains NaN"):
+        metrics.prediction_scores(predicted, real, control, n_draws=2)
+
+
 # numba starts its parallel threads once per process, on the first parallel call: only a fresh
 # process, whose first such call is the one tested, can show torch's thread count being reset.
 THREADS_AFTER = """

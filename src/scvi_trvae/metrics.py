@@ -20,6 +20,7 @@ import scanpy as sc
 from anndata import AnnData
 from scipy import sparse
 
+from ._checks import check_finite
 from ._threads import torch_threads_kept
 
 __all__ = ["control_baseline", "mean_shift_baseline", "prediction_scores", "top_degs"]
@@ -131,6 +132,7 @@ def prediction_scores(
     for name, cells in (("predicted", predicted), ("real", real), ("control", control)):
         if cells.n_obs < 2:
             raise ValueError(f"{name} has {cells.n_obs} cells; scoring needs at least 2.")
+        check_finite(cells.X, f"{name}.X")  # else every score is a silent NaN
     if degs is None:
         degs = top_degs(real, control, n_genes=n_degs)
     gene_sets = {"all": slice(None), f"top{len(degs)}": predicted.var_names.get_indexer(degs)}
