@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import math
 
-from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.callbacks import Callback
+
+from ._compat import check_early_stopping_after_validation
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +39,7 @@ class RestoreBestWeights(Callback):
         # every epoch. A run that max_steps ends within its first epoch never validates, and that
         # check then raises after training ("metric validation_loss not available"), losing the
         # model. After each validation the metric is always there; the decision is the same.
-        for callback in trainer.callbacks:
-            if isinstance(callback, EarlyStopping):
-                callback._check_on_train_epoch_end = False
+        check_early_stopping_after_validation(trainer.callbacks)
 
     def on_validation_end(self, trainer, pl_module):
         score = trainer.callback_metrics.get(self.monitor)
