@@ -106,9 +106,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         scArches TRVAE, so its ``beta`` and this weight mean the same.
     mmd_on
         ``"y"`` (trVAE: the first decoder layer) or ``"z"`` (the paper's ablation). On the Kang
-        benchmark, over 15 seeds, ``"y"`` scores higher on the top-100 DEGs' means (by 0.0021)
-        and on the change over all genes (by 0.0014), level on the means of all genes and the
-        top DEGs' change, and lower on the variances by 0.0024 on average, within the seeds'
+        benchmark, over 17 seeds, ``"y"`` scores higher on the top-100 DEGs' means (by 0.0020)
+        and on the change over all genes (by 0.0013), level on the means of all genes and the
+        top DEGs' change, and lower on the variances by 0.0019 on average, within the seeds'
         noise (docs/benchmarks.md).
     mmd_by_cell_type
         Compare the conditions cell type by cell type (the MMD averaged over the cell types
