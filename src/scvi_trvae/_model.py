@@ -541,9 +541,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         return self.conditions.index(condition)
 
     def _prediction_input(self, adata: AnnData | MuData | None) -> AnnData | MuData:
-        """The data to predict from: genes in the model's order, known conditions."""
+        """The data to predict from, registered: genes in the model's order, known conditions."""
         if adata is None:
-            return self.adata
+            return self._validate_anndata(None)
         expression = self._expression_adata(adata)
         _checks.check_not_empty(expression)
         genes = self._expression_adata(self.adata).var_names
@@ -565,19 +565,13 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
                 f"[{self.condition_key!r}]; the model knows {self.conditions}. To add a new "
                 "condition, map it with TRVAE.load_query_data."
             )
+        adata = self._validate_anndata(adata)
         # Registration transfers the fields without setup_anndata's checks of the values.
         where = "The data to predict from"
-        matrix = self._registered_matrix(adata)
+        matrix = self.get_anndata_manager(adata).get_from_registry(REGISTRY_KEYS.X_KEY)
         _checks.check_finite(matrix, where)
         self._check_data_for_likelihood(matrix, self.module.gene_likelihood, where)
         return adata
-
-    def _registered_matrix(self, adata: AnnData | MuData):
-        """The expression matrix registered by setup (``X`` or a layer) of ``adata``."""
-        field = self.adata_manager.data_registry[REGISTRY_KEYS.X_KEY]
-        return get_anndata_attribute(
-            adata, field.attr_name, field.attr_key, mod_key=field.get("mod_key")
-        )
 
     @torch.inference_mode()
     def predict(
@@ -638,7 +632,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             raise ValueError(f"Pass target_condition, one of {self.conditions}.")
         self._check_if_trained(warn=False)
         target_code = self._condition_code(target_condition, "target")
-        adata = self._validate_anndata(self._prediction_input(adata))
+        adata = self._prediction_input(adata)
         if indices is not None and len(indices) == 0:
             raise ValueError("`indices` selects no cells.")
         dataloader = self._make_data_loader(adata, indices=indices, batch_size=batch_size)
