@@ -13,6 +13,15 @@ script, on the same split, scored by the same code:
   its trainer's defaults), which has no predict(): its encoder maps the control cells with
   their condition (posterior mean), its decoder decodes them with the target condition.
   Needs `pip install --group bench` (scarches imports only with anndata<0.12);
+- scgen: pertpy's Scgen (JAX) with its defaults, trained as scGen's README trains it (100
+  epochs at most, batches of 32, early stopping after 25), predicting with its own predict():
+  the control cells' latent codes plus the mean stimulated-minus-control latent difference of
+  the training cells. Needs its own environment: `pip install --group bench-scgen` (pertpy
+  1.0 needs anndata>=0.12, scarches anndata<0.12);
+- scvi: scvi-tools' SCVI with its defaults on the raw counts (--counts-layer), the condition as
+  its batch; the control cells' normalised expression decoded in the target batch
+  (get_normalized_expression(transform_batch=...)), scaled to each cell's own total of
+  expm1(X), log1p;
 - mean_shift: control cells + the mean perturbed-minus-control difference of the other types;
 - control: the control cells themselves.
 
@@ -140,6 +149,44 @@ def scarches(train, control, args, seed, likelihood):
     return {"scarches": predicted}
 
 
+def scgen(train, control, args, seed, likelihood):
+    from unittest import mock
+
+    import pertpy as pt
+
+    scvi.settings.seed = seed
+    pt.tl.Scgen.setup_anndata(train, batch_key=args.condition_key, labels_key=args.cell_type_key)
+    model = pt.tl.Scgen(train)
+    model.train(
+        max_epochs=args.max_epochs or 100,
+        batch_size=32,
+        early_stopping=True,
+        early_stopping_patience=25,
+        enable_progress_bar=False,
+    )
+    # Its predict() draws the cells of the latent difference from an unseeded generator
+    # (np.random.default_rng() in pertpy): one seeded generator makes the row reproducible.
+    rng = np.random.default_rng(seed)
+    with mock.patch.object(np.random, "default_rng", lambda *_: rng):
+        predicted, _ = model.predict(
+            ctrl_key=args.source, stim_key=args.target, adata_to_predict=control
+        )
+    return {"scgen": predicted}
+
+
+def scvi_peer(train, control, args, seed, likelihood):
+    scvi.settings.seed = seed
+    scvi.model.SCVI.setup_anndata(train, layer=args.counts_layer, batch_key=args.condition_key)
+    model = scvi.model.SCVI(train)
+    model.train(max_epochs=args.max_epochs, enable_progress_bar=False)
+    frequencies = model.get_normalized_expression(
+        control, transform_batch=args.target, library_size=1, return_numpy=True
+    )
+    predicted = control.copy()
+    predicted.X = np.log1p(frequencies * library_sizes(control)[:, None]).astype(np.float32)
+    return {"scvi": predicted}
+
+
 def mean_shift(train, control, args, seed, likelihood):
     shifted = metrics.mean_shift_baseline(
         train, control, args.condition_key, args.cell_type_key, args.source, args.target
@@ -156,6 +203,8 @@ METHODS = {
     "cvae": cvae,
     "mmd_z": mmd_z,
     "scarches": scarches,
+    "scgen": scgen,
+    "scvi": scvi_peer,
     "mean_shift": mean_shift,
     "control": control_cells,
 }

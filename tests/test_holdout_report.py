@@ -1,11 +1,14 @@
-"""The benchmark's report: which runs it pairs, and what it subtracts."""
+"""The benchmark: what its report pairs and subtracts, and a peer it runs in this environment."""
 
 import importlib.util
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from scvi_trvae.data import synthetic_perturbation
 
 _path = Path(__file__).resolve().parents[1] / "benchmarks" / "holdout.py"
 _spec = importlib.util.spec_from_file_location("holdout", _path)
@@ -66,7 +69,7 @@ def test_screen_differences_use_only_the_cell_types_and_seeds_the_screen_has(tab
         ("mmd_z_y64", "mmd_z"),
         ("cvae_kl1", "cvae"),
         ("trvae", None),
-        ("scvi_model", None),
+        ("other_model", None),
     ],
 )
 def test_default_of(label, default):
@@ -91,3 +94,21 @@ def test_from_csv_with_screens_writes_the_screen_section(table, tmp_path):
     assert "## Screens minus the defaults they vary" in text
     # label | versus | cell types | seeds
     assert re.search(r"\|\s*trvae_x\s*\|\s*trvae\s*\|\s*1\s*\|\s*2\s*\|", text)
+
+
+def test_scvi_peer_predicts_log_normalised_cells_at_each_control_cells_total(tmp_path):
+    data = tmp_path / "tiny.h5ad"
+    synthetic_perturbation(n_cells=30, n_genes=40, n_cell_types=3).write_h5ad(data)
+    args = holdout.parse_args(["--data", str(data), "--max-epochs", "2", "--n-draws", "2"])
+    adata = holdout.sc.read_h5ad(data)
+    rows, predictions, real, control = holdout.run_one(adata, "type1", "scvi", "mse", 0, args)
+    predicted = predictions["scvi"]
+    assert predicted.obs_names.equals(control.obs_names)
+    # Decoded frequencies times each control cell's own total: the same totals as its X.
+    np.testing.assert_allclose(
+        np.expm1(predicted.X).sum(1), holdout.library_sizes(control), rtol=1e-4
+    )
+    assert [row["method"] for row in rows] == ["scvi"]
+    scores = [value for key, value in rows[0].items() if key.startswith(("r2_", "change_r_"))]
+    assert len(scores) == len(holdout.SCORES)
+    assert np.isfinite(scores).all()
