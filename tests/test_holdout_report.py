@@ -98,6 +98,9 @@ def test_from_csv_with_screens_writes_the_screen_section(table, tmp_path):
 
 def test_scvi_peer_predicts_log_normalised_cells_at_each_control_cells_total():
     adata = synthetic_perturbation(n_cells=30, n_genes=40, n_cell_types=3)
+    # Each cell normalised to its own total (synthetic data all have 10,000).
+    totals = np.random.default_rng(0).uniform(2e3, 2e4, adata.n_obs)[:, None]
+    adata.X = np.log1p(np.expm1(adata.X.toarray()) * totals / 1e4)
     args = holdout.parse_args(["--max-epochs", "2", "--n-draws", "2"])
     rows, predictions, _, control = holdout.run_one(adata, "type1", "scvi", "mse", 0, args)
     predicted = predictions["scvi"]
