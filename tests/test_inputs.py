@@ -158,6 +158,12 @@ def test_predict_from_data_with_nans(trained, adata):
     other.X[0, 0] = np.nan
     with pytest.raises(ValueError, match="data to predict from contains NaN"):
         trained.predict(other, target_condition="stimulated")
+    # Only the cells that `indices` selects are read and checked.
+    with pytest.raises(ValueError, match="data to predict from contains NaN"):
+        trained.predict(other, target_condition="stimulated", indices=[3, 0])
+    pred = trained.predict(other, target_condition="stimulated", indices=[3, 1])
+    assert list(pred.obs_names) == list(other.obs_names[[3, 1]])
+    assert np.isfinite(pred.X).all()
 
 
 def test_predict_from_raw_counts_with_a_log_normalised_model_warns(trained, adata):

@@ -540,8 +540,13 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             )
         return self.conditions.index(condition)
 
-    def _prediction_input(self, adata: AnnData | MuData | None) -> AnnData | MuData:
-        """The data to predict from, registered: genes in the model's order, known conditions."""
+    def _prediction_input(
+        self, adata: AnnData | MuData | None, indices: Sequence[int] | None
+    ) -> AnnData | MuData:
+        """The data to predict from, registered: genes in the model's order, known conditions.
+
+        The values are checked in the cells that ``indices`` selects (all if ``None``).
+        """
         if adata is None:
             return self._validate_anndata(None)
         expression = self._expression_adata(adata)
@@ -569,6 +574,8 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         # Registration transfers the fields without setup_anndata's checks of the values.
         where = "The data to predict from"
         matrix = self.get_anndata_manager(adata).get_from_registry(REGISTRY_KEYS.X_KEY)
+        if indices is not None:  # a few cells of a large AnnData: scan only those
+            matrix = matrix[np.unique(np.asarray(indices))]
         _checks.check_finite(matrix, where)
         self._check_data_for_likelihood(matrix, self.module.gene_likelihood, where)
         return adata
@@ -599,7 +606,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         target_condition
             Condition to predict, one the model knows.
         indices
-            Cells of ``adata`` to use; ``None`` for all.
+            Cells of ``adata`` to use (only their values are checked); ``None`` for all.
         use_posterior_mean
             Decode the posterior mean of ``z`` (default). ``False`` decodes one sample of
             ``q(z | x, s)`` per cell.
@@ -632,9 +639,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             raise ValueError(f"Pass target_condition, one of {self.conditions}.")
         self._check_if_trained(warn=False)
         target_code = self._condition_code(target_condition, "target")
-        adata = self._prediction_input(adata)
         if indices is not None and len(indices) == 0:
             raise ValueError("`indices` selects no cells.")
+        adata = self._prediction_input(adata, indices)
         dataloader = self._make_data_loader(adata, indices=indices, batch_size=batch_size)
         n_cells = adata.n_obs if indices is None else len(indices)
 
