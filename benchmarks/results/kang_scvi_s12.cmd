@@ -1,0 +1,2 @@
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --data /work/shared/data/kang2018_pbmc.h5ad --all-cell-types --methods scvi --seeds 1 --csv /tmp/runs/kang_scvi_s1.csv   # at e8a959b, torch 2.13.0+cpu, scvi-tools 1.4.2, one core, beside the next line on the other core
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --data /work/shared/data/kang2018_pbmc.h5ad --all-cell-types --methods scvi --seeds 2 --csv /tmp/runs/kang_scvi_s2.csv   # the same; the two CSVs joined here
