@@ -158,7 +158,7 @@ def test_predict_from_data_with_nans(trained, adata):
     other.X[0, 0] = np.nan
     with pytest.raises(ValueError, match="data to predict from contains NaN"):
         trained.predict(other, target_condition="stimulated")
-    # Only the cells that `indices` selects are read and checked.
+    # Only the cells that `indices` selects are checked.
     with pytest.raises(ValueError, match="data to predict from contains NaN"):
         trained.predict(other, target_condition="stimulated", indices=[3, 0])
     pred = trained.predict(other, target_condition="stimulated", indices=[3, 1])
