@@ -5,7 +5,7 @@ import torch
 from helpers import TRAIN_FAST
 from lightning.pytorch.callbacks import Callback
 
-from scvi_trvae import TRVAE, TRVAEModule
+from scvi_trvae import TRVAE, TRVAEModule, _checks
 from scvi_trvae._callbacks import RestoreBestWeights
 
 
@@ -60,13 +60,25 @@ def test_predict_options(model, adata):
     np.testing.assert_allclose(back.X, control.X.toarray(), atol=1e-5)
 
 
-def test_predict_reorders_genes(model, adata):
+def test_predict_reorders_genes(model, adata, monkeypatch):
     control = adata[adata.obs.condition == "control"][:20].copy()
     expected = model.predict(control, target_condition="stimulated")
     shuffled = control[:, np.random.default_rng(0).permutation(adata.n_vars)].copy()
     pred = model.predict(shuffled, target_condition="stimulated")
     assert pred.var_names.equals(adata.var_names)
     np.testing.assert_allclose(pred.X, expected.X, atol=1e-6)
+    # With indices, only the selected cells are reordered, in the order indices gives.
+    copied, align_genes = [], _checks.align_genes
+
+    def counting_align_genes(data, *args):
+        copied.append(data.n_obs)
+        return align_genes(data, *args)
+
+    monkeypatch.setattr(_checks, "align_genes", counting_align_genes)
+    picked = model.predict(shuffled, target_condition="stimulated", indices=[7, 2])
+    assert copied == [2]
+    assert list(picked.obs_names) == [control.obs_names[7], control.obs_names[2]]
+    np.testing.assert_allclose(picked.X, expected.X[[7, 2]], atol=1e-6)
 
 
 def test_representations(model, adata):

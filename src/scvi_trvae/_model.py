@@ -542,13 +542,14 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
 
     def _prediction_input(
         self, adata: AnnData | MuData | None, indices: Sequence[int] | None
-    ) -> AnnData | MuData:
-        """The data to predict from, registered: genes in the model's order, known conditions.
+    ) -> tuple[AnnData | MuData, Sequence[int] | None]:
+        """The data to predict from, registered, and the cells of it to predict.
 
-        The values are checked in the cells that ``indices`` selects (all if ``None``).
+        The data has the model's genes in its order and known conditions. The values are checked
+        in the cells that ``indices`` selects (all if ``None``).
         """
         if adata is None:
-            return self._validate_anndata(None)
+            return self._validate_anndata(None), indices
         expression = self._expression_adata(adata)
         _checks.check_not_empty(expression)
         genes = self._expression_adata(self.adata).var_names
@@ -556,6 +557,9 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             if not expression.var_names.equals(genes):
                 raise ValueError("The RNA modality must have the model's genes, in its order.")
         else:
+            if indices is not None and not adata.var_names.equals(genes):
+                # Reordering the genes copies the data: copy only the selected cells.
+                adata, indices = adata[np.asarray(indices)], None
             adata = _checks.align_genes(adata, genes, "the model's")
         try:
             conditions = self._conditions_of(adata)
@@ -578,7 +582,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
             matrix = matrix[np.unique(np.asarray(indices))]
         _checks.check_finite(matrix, where)
         self._check_data_for_likelihood(matrix, self.module.gene_likelihood, where)
-        return adata
+        return adata, indices
 
     @torch.inference_mode()
     def predict(
@@ -641,7 +645,7 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         target_code = self._condition_code(target_condition, "target")
         if indices is not None and len(indices) == 0:
             raise ValueError("`indices` selects no cells.")
-        adata = self._prediction_input(adata, indices)
+        adata, indices = self._prediction_input(adata, indices)
         dataloader = self._make_data_loader(adata, indices=indices, batch_size=batch_size)
         n_cells = adata.n_obs if indices is None else len(indices)
 
