@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shlex
 import sys
 import time
@@ -328,13 +329,19 @@ def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.Data
     return pd.DataFrame.from_dict(rows, orient="index", columns=["seeds", *HEADLINE])
 
 
-def default_of(label: str) -> str | None:
+def default_of(label: str, methods=()) -> str | None:
     """The default row a screen's row varies: ``trvae_ctbal`` varies ``trvae``, and
-    ``trvae_ctbal_no_residual`` varies ``trvae_no_residual``."""
-    method = max((m for m in METHODS if label.startswith(f"{m}_")), key=len, default=None)
-    if method is None:
+    ``trvae_ctbal_no_residual`` varies ``trvae_no_residual``. A screen of an earlier release's
+    defaults, ``trvae_v03_kl0.05``, varies those defaults, ``trvae_v03``, where ``methods``
+    (the rows at hand) has them."""
+    base = label.removesuffix("_no_residual")
+    versioned = (m for m in methods if re.fullmatch(rf"({'|'.join(METHODS)})_v\d\d", m))
+    default = max(
+        (m for m in (*METHODS, *versioned) if base.startswith(f"{m}_")), key=len, default=None
+    )
+    if default is None:
         return None
-    return f"{method}_no_residual" if label.endswith("_no_residual") else method
+    return f"{default}_no_residual" if label.endswith("_no_residual") else default
 
 
 def screen_differences(table: pd.DataFrame, screens: list[str]) -> pd.DataFrame:
@@ -346,7 +353,7 @@ def screen_differences(table: pd.DataFrame, screens: list[str]) -> pd.DataFrame:
     methods = runs.index.get_level_values("method").unique()
     rows = {}
     for label in screens:
-        default = default_of(label)
+        default = default_of(label, methods)
         if default not in methods:
             continue
         diff, n_types = _paired(runs, label, default)

@@ -76,6 +76,17 @@ def test_default_of(label, default):
     assert holdout.default_of(label) == default
 
 
+def test_default_of_an_earlier_release_is_those_defaults_where_their_rows_are():
+    methods = ["trvae", "trvae_v03", "trvae_v03_no_residual", "mmd_z_v03", "trvae_v03_x"]
+    assert holdout.default_of("trvae_v03_kl0.05", methods) == "trvae_v03"
+    assert holdout.default_of("trvae_v03_kl0.05_no_residual", methods) == "trvae_v03_no_residual"
+    assert holdout.default_of("mmd_z_v03_kl0.05", methods) == "mmd_z_v03"
+    # Only a release's defaults (method_vNN) are defaults: a screen never varies another screen.
+    assert holdout.default_of("trvae_v03_x_y", methods) == "trvae_v03"
+    # Without the release's rows, the current defaults.
+    assert holdout.default_of("cvae_v03_kl0.05", methods) == "cvae"
+
+
 def test_interval_needs_three_values_and_counts_from_two():
     assert holdout._interval(pd.Series([0.01])) == "+0.0100"
     assert holdout._interval(pd.Series([0.01, -0.03])) == "-0.0100 1/2"

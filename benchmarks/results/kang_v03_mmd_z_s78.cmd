@@ -1,1 +1,1 @@
-OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 7,8 --csv /tmp/runs6/mmd_z_s78.csv   # the 0.3.0 defaults (7a950e3); the CSV then copied here
+OMP_NUM_THREADS=1 python benchmarks/holdout.py --all-cell-types --methods mmd_z --seeds 7,8 --csv /tmp/runs6/mmd_z_s78.csv   # the 0.3.0 defaults (7a950e3); the CSV then copied here; rows relabelled trvae_v03 / trvae_v03_no_residual / mmd_z_v03 / cvae_v03 when dropout 0.05 became the default (0.5.0)

@@ -116,7 +116,7 @@ class TRVAEModule(BaseModuleClass):
         n_hidden: int = 128,
         n_latent: int = 20,
         n_layers: int = 2,
-        dropout_rate: float = 0.1,
+        dropout_rate: float = 0.05,
         likelihood: Likelihood = "mse",
         kl_weight: float = 1.0,
         mmd_weight: float = 1.0,
