@@ -43,6 +43,7 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -329,7 +330,7 @@ def paired_differences(table: pd.DataFrame, reference: str = "trvae") -> pd.Data
     return pd.DataFrame.from_dict(rows, orient="index", columns=["seeds", *HEADLINE])
 
 
-def default_of(label: str, methods=()) -> str | None:
+def default_of(label: str, methods: Iterable[str] = ()) -> str | None:
     """The default row a screen's row varies: ``trvae_ctbal`` varies ``trvae``, and
     ``trvae_ctbal_no_residual`` varies ``trvae_no_residual``. A screen of an earlier release's
     defaults, ``trvae_v03_kl0.05``, varies those defaults, ``trvae_v03``, where ``methods``
