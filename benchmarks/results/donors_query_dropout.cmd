@@ -1,0 +1,1 @@
+python benchmarks/query_mapping.py --data /work/shared/data/kang2018_pbmc_donors_counts.h5ad --seeds 0,1,2,3,4 --model-kwargs '[{"dropout_rate": 0.05}, {"dropout_rate": 0.1}]' --csv /tmp/query_mapping.csv   # at aa228b9 plus this script, alone on the 2-core machine (about 2.5 min); the CSV then copied here
