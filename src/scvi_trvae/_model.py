@@ -90,6 +90,8 @@ class TRVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseM
         cell type held out in turn, 7 seeds) over 0.1, the default before 0.5.0, which predicts
         the variances worse (R^2 lower by 0.010) and the means and change a little better (by
         0.001 to 0.002), and over 0.2, which costs the variances more (docs/benchmarks.md).
+        For a reference model meant for query mapping (:meth:`load_query_data`), 0.1 scores
+        higher on all five measures on the Kang donors (benchmarks/query_mapping.py).
     likelihood
         ``"mse"`` for log-normalised data (the default), ``"nb"`` or ``"zinb"`` for raw counts.
     kl_weight
